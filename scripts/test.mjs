@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const dirs = ["benchmarks", ...readdirSync(join(root, "packages")).map((d) => join("packages", d))];
+const dirs = ["benchmarks", "e2e", ...readdirSync(join(root, "packages")).map((d) => join("packages", d))];
 const results = dirs.map((d) => join(root, d, ".vitest-result.json"));
 for (const f of results) rmSync(f, { force: true });
 
