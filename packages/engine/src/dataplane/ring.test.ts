@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { startTsWorker } from "./_worker-test.js";
+import { HandshakeRing, RING_MAX_MESSAGE, ringBytes } from "./ring.js";
+
+const ADDR_AT = 0;
+const DATA_AT = 64;
+const RING_AT = 512;
+
+function memory(capacity: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(RING_AT + ringBytes(capacity));
+}
+
+function put(buf: SharedArrayBuffer, ring: HandshakeRing, bytes: number[], addrTag: number): boolean {
+  const u8 = new Uint8Array(buf);
+  u8.set(bytes, DATA_AT);
+  u8.fill(addrTag, ADDR_AT, ADDR_AT + 24);
+  return ring.push(DATA_AT, bytes.length, ADDR_AT);
+}
+
+describe("HandshakeRing", () => {
+  it("delivers messages with their source, oldest first, across many wrap-arounds", () => {
+    const buf = memory(4);
+    const ring = new HandshakeRing(buf, RING_AT, 4);
+    for (let round = 0; round < 50; round++) {
+      expect(put(buf, ring, [1, round, 3], round)).toBe(true);
+      expect(put(buf, ring, [2, round], round + 1)).toBe(true);
+      const got = ring.drain();
+      expect(got.map((m) => [...m.data])).toEqual([[1, round, 3], [2, round]]);
+      expect(got[1].source.every((b) => b === round + 1)).toBe(true);
+    }
+    expect(ring.dropped).toBe(0);
+  });
+
+  it("drops and counts when full or when a message is too long", () => {
+    const buf = memory(2);
+    const ring = new HandshakeRing(buf, RING_AT, 2);
+    expect(put(buf, ring, [1], 0)).toBe(true);
+    expect(put(buf, ring, [2], 0)).toBe(true);
+    expect(put(buf, ring, [3], 0)).toBe(false);
+    expect(ring.push(DATA_AT, RING_MAX_MESSAGE + 1, ADDR_AT)).toBe(false);
+    expect(ring.dropped).toBe(2);
+    expect(ring.drain().map((m) => m.data[0])).toEqual([1, 2]);
+  });
+
+  it("refuses a capacity that is not a power of two", () => {
+    expect(() => new HandshakeRing(memory(4), RING_AT, 3)).toThrow(/power of two/);
+  });
+
+  it("carries every message from a worker thread to a waiting consumer", async () => {
+    const capacity = 8;
+    const buf = memory(capacity);
+    const ring = new HandshakeRing(buf, RING_AT, capacity);
+    const total = 2000;
+    // The producer retries when the ring is full, so nothing may be lost or reordered.
+    const worker = startTsWorker(
+      "./ring.ts",
+      `const { buf, RING_AT, DATA_AT, ADDR_AT, total } = workerData;
+       const ring = new mod.HandshakeRing(buf, RING_AT);
+       const tail = new Int32Array(buf, RING_AT, 4);
+       const dv = new DataView(buf);
+       for (let i = 0; i < total; i++) {
+         dv.setUint32(DATA_AT, i, true);
+         while (!ring.push(DATA_AT, 4, ADDR_AT)) Atomics.wait(tail, 1, Atomics.load(tail, 1), 1);
+       }`,
+      { buf, RING_AT, DATA_AT, ADDR_AT, total },
+    );
+    const seen: number[] = [];
+    const until = Date.now() + 20_000;
+    while (seen.length < total && Date.now() < until) {
+      await ring.wait(100);
+      for (const m of ring.drain()) seen.push(new DataView(m.data.buffer).getUint32(0, true));
+    }
+    await worker.terminate();
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => i));
+  });
+});

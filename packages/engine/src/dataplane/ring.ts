@@ -1,0 +1,116 @@
+/**
+ * A single-producer single-consumer ring in shared memory that carries handshake messages
+ * (types 1-3) from a data-plane worker to the control plane. A flood of handshake packets
+ * fills the ring and is dropped and counted there, in the worker, without allocating and
+ * without a message per packet reaching the main thread.
+ *
+ * Layout at `offset` (all u32, little-endian, 4-aligned):
+ *   +0 head (next slot the producer writes)  +4 tail (next slot the consumer reads)
+ *   +8 dropped                                +12 capacity (a power of two)
+ *   +16 slots, each {@link RING_SLOT_SIZE} bytes:
+ *       +0 u32 length  +4 source address record (24 bytes)  +28 message bytes
+ */
+
+/** Bytes of one slot: room for the largest handshake message (148) and its source. */
+export const RING_SLOT_SIZE = 192;
+const HEADER = 16;
+const ADDR = 24;
+const DATA = 4 + ADDR;
+/** Longest message a slot holds. */
+export const RING_MAX_MESSAGE = RING_SLOT_SIZE - DATA;
+
+/** Bytes a ring of `capacity` slots occupies. */
+export function ringBytes(capacity: number): number {
+  return HEADER + capacity * RING_SLOT_SIZE;
+}
+
+/** One message taken from the ring: its bytes and the 24-byte source address record. */
+export interface RingMessage {
+  data: Uint8Array;
+  source: Uint8Array;
+}
+
+/** Both ends of a ring; construct one view per thread over the same memory. */
+export class HandshakeRing {
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  private readonly capacity: number;
+  private readonly slots: number;
+
+  /**
+   * @param buffer the shared memory's buffer
+   * @param offset where the ring lives (4-aligned, {@link ringBytes} long)
+   * @param capacity slots; pass it when creating the ring, omit it to attach to one
+   */
+  constructor(buffer: SharedArrayBuffer, offset: number, capacity?: number) {
+    if (offset % 4 !== 0) throw new RangeError(`ring offset ${offset} is not 4-aligned`);
+    this.words = new Int32Array(buffer, offset, HEADER / 4);
+    if (capacity !== undefined) {
+      if (capacity < 2 || (capacity & (capacity - 1)) !== 0) throw new RangeError(`ring capacity ${capacity} is not a power of two`);
+      Atomics.store(this.words, 0, 0);
+      Atomics.store(this.words, 1, 0);
+      Atomics.store(this.words, 2, 0);
+      Atomics.store(this.words, 3, capacity);
+    }
+    this.capacity = Atomics.load(this.words, 3);
+    this.slots = offset + HEADER;
+    this.bytes = new Uint8Array(buffer, 0, this.slots + this.capacity * RING_SLOT_SIZE);
+    this.view = new DataView(buffer);
+  }
+
+  /**
+   * Producer side: copies `length` bytes at `dataOffset` and the address record at
+   * `addrOffset` (both offsets into the same shared memory) into the next slot and wakes
+   * the consumer. Returns false, and counts a drop, when the ring is full or the message too long.
+   */
+  push(dataOffset: number, length: number, addrOffset: number): boolean {
+    const head = Atomics.load(this.words, 0);
+    const tail = Atomics.load(this.words, 1);
+    if (head - tail >= this.capacity || length > RING_MAX_MESSAGE || length < 0) {
+      Atomics.add(this.words, 2, 1);
+      return false;
+    }
+    const slot = this.slots + (head & (this.capacity - 1)) * RING_SLOT_SIZE;
+    this.view.setUint32(slot, length, true);
+    this.bytes.copyWithin(slot + 4, addrOffset, addrOffset + ADDR);
+    this.bytes.copyWithin(slot + DATA, dataOffset, dataOffset + length);
+    Atomics.store(this.words, 0, (head + 1) | 0);
+    Atomics.notify(this.words, 0);
+    return true;
+  }
+
+  /** Consumer side: takes every message waiting, oldest first. */
+  drain(): RingMessage[] {
+    const out: RingMessage[] = [];
+    const head = Atomics.load(this.words, 0);
+    let tail = Atomics.load(this.words, 1);
+    while (tail !== head) {
+      const slot = this.slots + (tail & (this.capacity - 1)) * RING_SLOT_SIZE;
+      const length = this.view.getUint32(slot, true);
+      out.push({
+        source: this.bytes.slice(slot + 4, slot + 4 + ADDR),
+        data: this.bytes.slice(slot + DATA, slot + DATA + length),
+      });
+      tail = (tail + 1) | 0;
+      Atomics.store(this.words, 1, tail);
+    }
+    return out;
+  }
+
+  /** Messages dropped because the ring was full or a message too long. */
+  get dropped(): number {
+    return Atomics.load(this.words, 2) >>> 0;
+  }
+
+  /**
+   * Consumer side: resolves when the ring holds a message (at once if it already does), or
+   * after `timeoutMs`. Never blocks the thread: the main thread's event loop keeps running.
+   */
+  async wait(timeoutMs: number): Promise<void> {
+    const head = Atomics.load(this.words, 0);
+    if (head !== Atomics.load(this.words, 1)) return;
+    const r = Atomics.waitAsync(this.words, 0, head, timeoutMs);
+    if (r.async) await r.value;
+  }
+}
