@@ -17,7 +17,10 @@ export function requireRootAndTun(): void {
 
 /** Runs `ip` with arguments; returns stdout. */
 export function ip(...args: string[]): string {
-  return execFileSync("ip", args, { encoding: "utf8", timeout: 10_000 });
+  // Without LD_PRELOAD: under `test:sanitize` it names ASan, which is meant for our library
+  // and not for ip(8) (whose own strncpy use ASan flags).
+  const { LD_PRELOAD: _, ...env } = process.env;
+  return execFileSync("ip", args, { encoding: "utf8", timeout: 10_000, env });
 }
 
 /** A namespace the calling thread is inside of until `dispose()`. */
