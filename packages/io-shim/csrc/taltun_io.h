@@ -1,0 +1,130 @@
+/*
+ * taltun_io.h - the C side of @taltun/io-shim: system calls for TUN, rtnetlink and
+ * batched UDP, and nothing else (no protocol state, no packet parsing).
+ *
+ * Hot-path functions take ONE argument, the address of a tt_batch control block that
+ * lives in the caller's memory (the shared WebAssembly.Memory of the data plane), so one
+ * FFI call moves a whole batch. They return the number of packets done (>= 0) or -errno.
+ * Slow-path functions return >= 0 on success or -errno.
+ *
+ * The layouts below are a contract with src/batch.ts and src/address.ts; the
+ * _Static_asserts hold them to the documented offsets.
+ */
+#ifndef TALTUN_IO_H
+#define TALTUN_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Only the functions below marked TT_API leave the library (built -fvisibility=hidden). */
+#define TT_API __attribute__((visibility("default")))
+
+#define TT_MAX_BATCH 64
+#define TT_MAX_POLL_FDS 8
+#define TT_ADDR_SIZE 24
+#define TT_VNET_HDR_LEN 10
+
+/* tt_batch.flags for udp send. */
+#define TT_SEND_COALESCE 0x1u /* merge same-destination same-size runs with UDP_SEGMENT */
+
+/* tt_tun_open flags. */
+#define TT_TUN_MULTI_QUEUE 0x1u
+#define TT_TUN_VNET_HDR 0x2u
+#define TT_TUN_OFFLOAD 0x4u
+
+/* tt_udp_open flags. */
+#define TT_UDP_REUSEPORT 0x1u
+#define TT_UDP_GRO 0x2u
+#define TT_UDP_V6ONLY 0x4u
+#define TT_UDP_GSO 0x8u /* only checks that UDP_SEGMENT exists; sizes go per message */
+
+/* tt_probe() result bits. */
+#define TT_FEAT_TUN 0x1u
+#define TT_FEAT_TUN_MULTI_QUEUE 0x2u
+#define TT_FEAT_TUN_VNET_HDR 0x4u
+#define TT_FEAT_TUN_OFFLOAD_TSO 0x8u
+#define TT_FEAT_TUN_OFFLOAD_USO 0x10u
+#define TT_FEAT_UDP_SEGMENT 0x20u
+#define TT_FEAT_UDP_GRO 0x40u
+#define TT_FEAT_SO_REUSEPORT 0x80u
+#define TT_FEAT_RCVBUFFORCE 0x100u
+
+/* The control block: 128 bytes, little-endian, 8-byte aligned. */
+typedef struct tt_batch {
+	int32_t fd;           /*  0 in: socket or TUN fd */
+	uint32_t flags;       /*  4 in: op flags (TT_SEND_*) */
+	uint32_t count;       /*  8 in: slots; out: packets done */
+	uint32_t stride;      /* 12 in: bytes between slots */
+	uint64_t buffer;      /* 16 in: address of slot 0 */
+	uint64_t lengths;     /* 24 in (send/write) / out (recv/read): u32[count] */
+	uint64_t addrs;       /* 32 in (send) / out (recv): tt_addr records; recv may pass 0 */
+	uint64_t segs;        /* 40 out (recv): u32[count] GRO segment size, 0 = single; may be 0 */
+	uint32_t capacity;    /* 48 in (recv/read): bytes available per slot, 0 = stride */
+	uint32_t seg_size;    /* 52 in (send): UDP_SEGMENT size for slots longer than it, 0 = off */
+	uint32_t err;         /* 56 out: errno that stopped or dropped a packet, 0 = none */
+	int32_t timeout_ms;   /* 60 in (poll): -1 = forever */
+	uint32_t ready;       /* 64 out (poll): bit i = poll_fds[i] readable (or error/hangup) */
+	uint32_t reserved;    /* 68 */
+	int32_t poll_fds[TT_MAX_POLL_FDS]; /* 72 in (poll): count = number used */
+	uint8_t pad[24];      /* 104..128 room to grow */
+} tt_batch;
+
+_Static_assert(sizeof(tt_batch) == 128, "control block is 128 bytes");
+_Static_assert(offsetof(tt_batch, buffer) == 16, "buffer at 16");
+_Static_assert(offsetof(tt_batch, capacity) == 48, "capacity at 48");
+_Static_assert(offsetof(tt_batch, err) == 56, "err at 56");
+_Static_assert(offsetof(tt_batch, ready) == 64, "ready at 64");
+_Static_assert(offsetof(tt_batch, poll_fds) == 72, "poll_fds at 72");
+
+/* A peer address record: 24 bytes. Read and written with memcpy (callers' records need
+ * only 4-byte alignment, and memcpy keeps that free of undefined behaviour). */
+typedef struct tt_addr {
+	uint16_t family;   /*  0: AF_INET (2) or AF_INET6 (10) */
+	uint16_t port;     /*  2: host byte order */
+	uint8_t addr[16];  /*  4: IPv4 in the first 4 bytes, network order */
+	uint32_t scope_id; /* 20 */
+} tt_addr;
+
+_Static_assert(sizeof(tt_addr) == TT_ADDR_SIZE, "address record is 24 bytes");
+
+/* util.c */
+TT_API uint64_t tt_mem_address(const uint8_t *p);
+TT_API int32_t tt_close(int32_t fd);
+TT_API int32_t tt_netns_enter(const char *path);
+TT_API int32_t tt_netns_restore(int32_t fd);
+int32_t tt_batch_check(const tt_batch *b, int need_lengths);
+uint32_t tt_slot_capacity(const tt_batch *b);
+
+/* addr.c */
+int tt_addr_to_sockaddr(const tt_addr *rec, int sock_family, struct sockaddr_storage *ss, socklen_t *len);
+void tt_addr_from_sockaddr(const struct sockaddr_storage *ss, tt_addr *rec);
+
+/* udp.c */
+TT_API int32_t tt_udp_open(int32_t family, const uint8_t *addr16, int32_t port, int32_t flags, int32_t rcvbuf, int32_t sndbuf);
+TT_API int32_t tt_udp_port(int32_t fd);
+TT_API int32_t tt_udp_recv_batch(uint64_t cb);
+TT_API int32_t tt_udp_send_batch(uint64_t cb);
+
+/* tun.c */
+TT_API int32_t tt_tun_open(const char *name, int32_t flags, uint8_t *out20);
+TT_API int32_t tt_tun_read_batch(uint64_t cb);
+TT_API int32_t tt_tun_write_batch(uint64_t cb);
+
+/* netlink.c */
+TT_API int32_t tt_link_index(const char *name);
+TT_API int32_t tt_link_set_up(const char *name, int32_t up);
+TT_API int32_t tt_link_set_mtu(const char *name, int32_t mtu);
+TT_API int32_t tt_addr_change(const char *name, int32_t add, int32_t family, const uint8_t *addr16, int32_t prefix);
+TT_API int32_t tt_route_change(const char *name, int32_t add, int32_t family, const uint8_t *addr16, int32_t prefix);
+
+/* poll.c */
+TT_API int32_t tt_poll_wait(uint64_t cb);
+TT_API int32_t tt_eventfd_open(void);
+TT_API int32_t tt_eventfd_write(int32_t fd);
+TT_API int32_t tt_eventfd_read(int32_t fd);
+
+/* probe.c */
+TT_API int32_t tt_probe(void);
+
+#endif

@@ -1,0 +1,146 @@
+/* tun.c - TUN devices (IFF_TUN|IFF_NO_PI, optionally multi-queue and with a vnet header
+ * for segmentation offload) and batched reads/writes straight into caller memory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "taltun_io.h"
+
+/* UDP segmentation offload bits arrived in Linux 6.2; older headers lack them. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+/* Opens (or, multi-queue, attaches one more queue to) the TUN device name ("" lets the
+ * kernel choose). out20 receives the device name (16 bytes, NUL-terminated) and the u32
+ * offload mask that TUNSETOFFLOAD accepted (0 when not asked or refused). */
+int32_t tt_tun_open(const char *name, int32_t flags, uint8_t *out20)
+{
+	struct ifreq ifr;
+	if (strlen(name) >= IFNAMSIZ)
+		return -EINVAL;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	if (flags & TT_TUN_MULTI_QUEUE)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	if (flags & TT_TUN_VNET_HDR)
+		ifr.ifr_flags |= IFF_VNET_HDR;
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		goto fail;
+	if (flags & TT_TUN_VNET_HDR) {
+		int sz = TT_VNET_HDR_LEN;
+		if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0)
+			goto fail;
+	}
+	uint32_t offload = 0;
+	if ((flags & TT_TUN_OFFLOAD) && (flags & TT_TUN_VNET_HDR)) {
+		/* Offloads need the vnet header to describe segments; without CSUM the kernel
+		 * refuses TSO/USO (EINVAL), and kernels before 6.2 refuse USO: step down. */
+		static const unsigned masks[] = {
+			TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
+			TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+		};
+		for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]) && !offload; i++)
+			if (ioctl(fd, TUNSETOFFLOAD, masks[i]) == 0)
+				offload = masks[i];
+		if (!offload)
+			goto fail;
+	} else if (flags & TT_TUN_OFFLOAD) {
+		close(fd);
+		return -EINVAL;
+	}
+	memset(out20, 0, 20);
+	memcpy(out20, ifr.ifr_name, IFNAMSIZ);
+	memcpy(out20 + 16, &offload, 4);
+	return fd;
+fail:;
+	int e = errno;
+	close(fd);
+	return -e;
+}
+
+/* Reads up to count packets, one read(2) each, until EAGAIN. An error after some packets
+ * ends the batch early with cb->err set; an error on the first is returned as -errno. */
+int32_t tt_tun_read_batch(uint64_t cb)
+{
+	tt_batch *b = tt_ptr(cb);
+	b->err = 0;
+	int32_t rc = tt_batch_check(b, 1);
+	uint32_t n = b->count, done = 0, cap = tt_slot_capacity(b);
+	if (rc < 0 || n == 0) {
+		b->err = (uint32_t)-rc;
+		b->count = 0;
+		return rc;
+	}
+	while (done < n) {
+		ssize_t r = read(b->fd, tt_ptr(tt_slot(b, done)), cap);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			b->err = (uint32_t)errno;
+			if (done == 0) {
+				b->count = 0;
+				return -errno;
+			}
+			break;
+		}
+		tt_put_u32(b->lengths, done++, (uint32_t)r);
+	}
+	b->count = done;
+	return (int32_t)done;
+}
+
+/* Writes count packets. Stops at EAGAIN or the first error (cb->err says which) and
+ * returns how many were written; -errno when the first write fails. A packet the kernel
+ * rejects (EINVAL: not an IP packet) is the caller's to skip. */
+int32_t tt_tun_write_batch(uint64_t cb)
+{
+	tt_batch *b = tt_ptr(cb);
+	b->err = 0;
+	int32_t rc = tt_batch_check(b, 1);
+	uint32_t n = b->count, done = 0;
+	if (rc < 0 || n == 0) {
+		b->err = (uint32_t)-rc;
+		b->count = 0;
+		return rc;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (tt_get_u32(b->lengths, i) > b->stride) {
+			b->err = EINVAL;
+			b->count = 0;
+			return -EINVAL;
+		}
+	}
+	while (done < n) {
+		ssize_t r = write(b->fd, tt_ptr(tt_slot(b, done)), tt_get_u32(b->lengths, done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			b->err = (uint32_t)errno;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (done == 0) {
+				b->count = 0;
+				return -errno;
+			}
+			break;
+		}
+		done++;
+	}
+	b->count = done;
+	return (int32_t)done;
+}

@@ -1,0 +1,97 @@
+/**
+ * TUN devices (IFF_TUN | IFF_NO_PI), multi-queue and vnet-header options, and batched
+ * packet reads and writes straight into caller memory. Fds are non-blocking.
+ * @module
+ */
+import { type BatchControl, type BatchShape, checkFd } from "./batch.js";
+import { check } from "./errors.js";
+import { arg, DataType, hotCall, slowCall } from "./load.js";
+
+const TUN_MULTI_QUEUE = 0x1;
+const TUN_VNET_HDR = 0x2;
+const TUN_OFFLOAD = 0x4;
+
+/** TUNSETOFFLOAD bits (linux/if_tun.h). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+
+/** Options of {@link tunOpen}. */
+export interface TunOptions {
+  /** IFF_MULTI_QUEUE: one fd per worker, opened with {@link tunOpenQueue}. */
+  multiQueue?: boolean;
+  /** IFF_VNET_HDR with TUNSETVNETHDRSZ 10: each packet starts with a virtio-net header. */
+  vnetHdr?: boolean;
+  /** TUNSETOFFLOAD CSUM|TSO4|TSO6|USO4|USO6 (USO dropped on kernels without it). Needs vnetHdr. */
+  offload?: boolean;
+}
+
+/** An open TUN queue. */
+export interface Tun {
+  fd: number;
+  /** The device name the kernel gave (the asked one, or `tunN` when asked for ""). */
+  name: string;
+  /** The TUNSETOFFLOAD mask in force (0 without offload). */
+  offload: number;
+}
+
+/** Checks an interface name the way the kernel will (IFNAMSIZ 16, no '/', no spaces). */
+export function checkIfName(name: unknown, op: string, allowEmpty = false): asserts name is string {
+  if (typeof name !== "string" || (!allowEmpty && name.length === 0) || Buffer.byteLength(name) > 15 || /[\s/:\0]/.test(name)) {
+    throw new TypeError(`${op}: invalid interface name ${JSON.stringify(name)} (1-15 bytes, no spaces, '/' or ':')`);
+  }
+}
+
+/**
+ * Opens the TUN device `name` (created if missing; "" lets the kernel name it). Needs root
+ * or CAP_NET_ADMIN (a {@link SysError} EPERM says so).
+ *
+ * @example
+ * const tun = tunOpen("tt0", { multiQueue: true });
+ * const q2 = tunOpenQueue(tun.name, { multiQueue: true });
+ */
+export function tunOpen(name: string, o: TunOptions = {}): Tun {
+  checkIfName(name, "tun open", true);
+  if (o.offload && !o.vnetHdr) throw new TypeError("tun open: offload needs vnetHdr");
+  const flags = (o.multiQueue ? TUN_MULTI_QUEUE : 0) | (o.vnetHdr ? TUN_VNET_HDR : 0) | (o.offload ? TUN_OFFLOAD : 0);
+  const out = new Uint8Array(20);
+  const fd = check("tun open", slowCall("tt_tun_open", DataType.I32, [arg.str(name), arg.i32(flags), arg.bytes(out)]), name || "(any name)");
+  const nul = out.indexOf(0);
+  return {
+    fd,
+    name: Buffer.from(out.subarray(0, nul < 0 || nul > 16 ? 16 : nul)).toString(),
+    offload: new DataView(out.buffer).getUint32(16, true),
+  };
+}
+
+/** Attaches one more queue to a multi-queue device; options must match the first queue's. */
+export function tunOpenQueue(name: string, o: TunOptions = {}): Tun {
+  checkIfName(name, "tun open");
+  return tunOpen(name, { ...o, multiQueue: true });
+}
+
+const SHAPE: BatchShape = { lengths: true, addrs: "none", segs: false };
+const readCall = hotCall("tt_tun_read_batch");
+const writeCall = hotCall("tt_tun_write_batch");
+
+/**
+ * Reads up to `cb.count` packets (one read each, until EAGAIN) into the slots, lengths[i]
+ * set. Returns the number read (0 if none waiting) or -errno; `cb.errno` is set if an
+ * error ended the batch after some packets.
+ */
+export function tunReadBatch(cb: BatchControl): number {
+  cb.validate("tun read", SHAPE);
+  return readCall(cb.address);
+}
+
+/**
+ * Writes `cb.count` packets (slot i, lengths[i] bytes). Returns the number written; it
+ * stops early at EAGAIN or at a packet the kernel rejects (`cb.errno` says which: skip it
+ * and write the rest), or -errno when the first write fails.
+ */
+export function tunWriteBatch(cb: BatchControl): number {
+  cb.validate("tun write", SHAPE);
+  return writeCall(cb.address);
+}

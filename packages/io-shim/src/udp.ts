@@ -1,0 +1,105 @@
+/**
+ * UDP sockets and batched datagram I/O (recvmmsg/sendmmsg straight into caller memory).
+ * Sockets are non-blocking; wait with {@link pollWait}.
+ * @module
+ */
+import { AF_INET, AF_INET6, parseIp } from "./address.js";
+import { type BatchControl, type BatchShape, checkFd } from "./batch.js";
+import { check } from "./errors.js";
+import { arg, DataType, hotCall, slowCall } from "./load.js";
+
+const UDP_REUSEPORT = 0x1;
+const UDP_GRO = 0x2;
+const UDP_V6ONLY = 0x4;
+const UDP_GSO = 0x8;
+
+/** Options of {@link udpOpen}. */
+export interface UdpOptions {
+  /** Bind address: `0.0.0.0`, `::` (dual-stack unless `v6only`), `198.18.0.1`... Default `::`. */
+  address?: string;
+  /** Port; 0 = ephemeral (the bound port is returned). Default 0. */
+  port?: number;
+  /** SO_REUSEPORT, for one socket per worker on the same port. */
+  reusePort?: boolean;
+  /** Receive / send buffer bytes (SO_RCVBUFFORCE first, so root passes rmem_max). */
+  rcvbuf?: number;
+  sndbuf?: number;
+  /** Check that UDP_SEGMENT (GSO send) is available; sends then use SEND_COALESCE / segSize. */
+  gso?: boolean;
+  /** UDP_GRO: receive coalesced datagrams, segment sizes reported through segsPtr. */
+  gro?: boolean;
+  /** IPv6 only (no v4-mapped peers). Default false: dual-stack. */
+  v6only?: boolean;
+}
+
+/** An open UDP socket. */
+export interface UdpSocket {
+  fd: number;
+  port: number;
+  family: typeof AF_INET | typeof AF_INET6;
+}
+
+function checkInt(v: unknown, name: string, min: number, max: number): number {
+  if (v === undefined) return 0;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`udpOpen: ${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Opens a non-blocking UDP socket and binds it.
+ *
+ * @example
+ * const { fd, port } = udpOpen({ address: "0.0.0.0", port: 51820, reusePort: true, rcvbuf: 4 << 20 });
+ */
+export function udpOpen(o: UdpOptions = {}): UdpSocket {
+  const ip = parseIp(o.address ?? "::");
+  const port = checkInt(o.port, "port", 0, 65535);
+  const rcvbuf = checkInt(o.rcvbuf, "rcvbuf", 0, 0x7fffffff);
+  const sndbuf = checkInt(o.sndbuf, "sndbuf", 0, 0x7fffffff);
+  const flags = (o.reusePort ? UDP_REUSEPORT : 0) | (o.gro ? UDP_GRO : 0) | (o.v6only ? UDP_V6ONLY : 0) | (o.gso ? UDP_GSO : 0);
+  const addr16 = new Uint8Array(16);
+  addr16.set(ip.bytes);
+  const fd = check(
+    "udp open",
+    slowCall("tt_udp_open", DataType.I32, [arg.i32(ip.family), arg.bytes(addr16), arg.i32(port), arg.i32(flags), arg.i32(rcvbuf), arg.i32(sndbuf)]),
+    `${o.address ?? "::"} port ${port}`,
+  );
+  return { fd, port: udpPort(fd), family: ip.family };
+}
+
+/** The local port a UDP socket is bound to. */
+export function udpPort(fd: number): number {
+  checkFd(fd, "udp port");
+  return check("udp port", slowCall("tt_udp_port", DataType.I32, [arg.i32(fd)]));
+}
+
+const RECV: BatchShape = { lengths: true, addrs: "optional", segs: true };
+const SEND: BatchShape = { lengths: true, addrs: "required", segs: false };
+const recvCall = hotCall("tt_udp_recv_batch");
+const sendCall = hotCall("tt_udp_send_batch");
+
+/**
+ * Receives up to `cb.count` datagrams with one recvmmsg: slot i gets datagram i (at most
+ * `capacity` bytes, default the stride), lengths[i] its size, addrs[i] its sender (v4-mapped
+ * shown as IPv4), segs[i] its GRO segment size (0: a single datagram). Returns the number
+ * received (0 when none is waiting) or -errno; `cb.count` is set to the same.
+ */
+export function udpRecvBatch(cb: BatchControl): number {
+  cb.validate("udp recv", RECV);
+  return recvCall(cb.address);
+}
+
+/**
+ * Sends `cb.count` datagrams with sendmmsg, slot i (lengths[i] bytes) to addrs[i]. With
+ * {@link SEND_COALESCE} runs of same-peer, same-size packets go out as one GSO message;
+ * with `segSize` a slot longer than it is split by the kernel. Returns the number of
+ * packets consumed (sent, or dropped because the kernel refused that one datagram, with
+ * `cb.errno` set), fewer when the socket buffer is full (EAGAIN/ENOBUFS in `cb.errno`),
+ * or -errno when nothing could be sent (EBADF, EINVAL for a length over the stride).
+ */
+export function udpSendBatch(cb: BatchControl): number {
+  cb.validate("udp send", SEND);
+  return sendCall(cb.address);
+}
