@@ -78,10 +78,16 @@ function zero(...keys: Uint8Array[]): void {
 
 /**
  * Create an initiation to `peer` (mac1/mac2 left zero for the cookie layer).
- * `wallMs` is wall-clock time for the TAI64N timestamp.
+ * `wallMs` is wall-clock time for the TAI64N timestamp. `ephemeralPrivate` is drawn fresh
+ * unless given (only test vectors give it).
  */
-export function createInitiation(local: StaticIdentity, peer: PeerSecrets, localIndex: number, wallMs: number): { message: Uint8Array; state: InitiatorState } {
-  const ephemeralPrivate = generatePrivateKey();
+export function createInitiation(
+  local: StaticIdentity,
+  peer: PeerSecrets,
+  localIndex: number,
+  wallMs: number,
+  ephemeralPrivate = generatePrivateKey(),
+): { message: Uint8Array; state: InitiatorState } {
   const ephemeral = publicKeyOf(ephemeralPrivate);
   let c = kdf1(INITIAL_CHAIN_KEY, ephemeral);
   let h = hash(initialHash(peer.remoteStatic), ephemeral);
@@ -147,9 +153,16 @@ function split(c: Uint8Array): [Uint8Array, Uint8Array] {
   return [t1, t2];
 }
 
-/** Create the response to a consumed initiation; returns the message and our transport keys. */
-export function createResponse(state: ResponderState, peer: PeerSecrets, localIndex: number): { message: Uint8Array; keys: TransportKeys } {
-  const ephemeralPrivate = generatePrivateKey();
+/**
+ * Create the response to a consumed initiation; returns the message and our transport
+ * keys. `ephemeralPrivate` is drawn fresh unless given (test vectors), and zeroed.
+ */
+export function createResponse(
+  state: ResponderState,
+  peer: PeerSecrets,
+  localIndex: number,
+  ephemeralPrivate = generatePrivateKey(),
+): { message: Uint8Array; keys: TransportKeys } {
   const ephemeral = publicKeyOf(ephemeralPrivate);
   const c = kdf1(state.chainingKey, ephemeral);
   zero(state.chainingKey);
