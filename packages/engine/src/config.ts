@@ -7,6 +7,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import {
   ConfigError, asSection, fail, int, keyPath, parsed, rejectUnknown, show, str, strList, type Section,
@@ -131,9 +132,7 @@ function validateInterface(s: Section, options: ValidateOptions): InterfaceConfi
 /** `local_addr` (`ip[:port]`) and `listen_port` together: a server needs a fixed port. */
 function validateLocalAddr(s: Section, mode: "server" | "client"): HostPort {
   const text = str(s, "local_addr") ?? (mode === "client" ? "0.0.0.0:0" : fail(s.path, "local_addr", undefined, 'is required for a server, e.g. "0.0.0.0:51820"'));
-  const withPort = /^(\d+\.\d+\.\d+\.\d+|\[.*\]):\d+$/.test(text) ? text : /^[0-9.]+$/.test(text) ? `${text}:0` : `[${text}]:0`;
-  const hp = parsed(s.path, "local_addr", withPort, (v) => parseHostPort(v, 0));
-  parsed(s.path, "local_addr", hp.host, (v) => parseIpNet(v, "keep")); // a bind address is numeric
+  const hp = parsed(s.path, "local_addr", text, parseLocalAddr);
   const listenPort = int(s, "listen_port", 1, 65535);
   if (listenPort !== undefined && hp.port !== 0 && hp.port !== listenPort) {
     fail(s.path, "listen_port", listenPort, `conflicts with the port of local_addr (${hp.port}); set one of them`);
@@ -143,6 +142,14 @@ function validateLocalAddr(s: Section, mode: "server" | "client"): HostPort {
     fail(s.path, "local_addr", text, "a server needs a fixed port for its spokes to dial, e.g. 0.0.0.0:51820");
   }
   return { host: hp.host, port };
+}
+
+/** `ip:port`, `[v6]:port` or a bare address (port 0); the address must be numeric to bind. */
+function parseLocalAddr(text: string): HostPort {
+  const bare = isIP(text) ? { host: text, port: 0 } : null;
+  const hp = bare ?? parseHostPort(text, 0);
+  if (!isIP(hp.host)) throw new Error("must be a numeric address to bind, e.g. 0.0.0.0:51820 or [::]:51820");
+  return hp;
 }
 
 /** `private_key`, or `private_key_file` if only readable by its owner. */

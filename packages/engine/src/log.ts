@@ -90,6 +90,6 @@ function toText(line: string): string {
 }
 
 function fieldText(v: unknown): string {
-  if (typeof v === "string") return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  if (typeof v === "string") return /^[^\s"]+$/.test(v) ? v : JSON.stringify(v);
   return JSON.stringify(v);
 }

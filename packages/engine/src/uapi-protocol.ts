@@ -72,7 +72,10 @@ export interface UapiDevice {
   apply(request: UapiSetRequest): void | Promise<void>;
 }
 
-/** A UAPI failure carrying the errno answered on the socket (a positive errno.h value). */
+/**
+ * A UAPI failure and its errno (a positive errno.h value; the socket carries it negated,
+ * `errno=-22`, which is what wg expects and wireguard-go writes).
+ */
 export class UapiError extends Error {
   override readonly name = "UapiError";
   constructor(
@@ -193,7 +196,7 @@ export function parseGet(lines: readonly string[]): DeviceSnapshot {
   let errno: number | null = null;
   for (const [key, v] of pairs(lines)) {
     const p = peers[peers.length - 1];
-    if (key === "errno") errno = Number(v);
+    if (key === "errno") errno = Math.abs(Number(v)); // negated on the wire
     else if (key === "public_key") {
       peers.push({ publicKey: parseKey(v, key), presharedKey: null, endpoint: null, allowedIps: [], lastHandshakeMs: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0 });
     } else if (!p) {

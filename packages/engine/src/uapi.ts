@@ -126,7 +126,8 @@ async function answer(lines: string[], device: UapiDevice, logger?: Logger): Pro
   } catch (e) {
     const errno = e instanceof UapiError ? e.errno : constants.errno.EIO;
     logger?.warn("uapi request failed", { errno, error: e instanceof Error ? e.message : String(e) });
-    return `errno=${errno}\n\n`;
+    // On the wire the errno is negated, as wireguard-go writes it and wg reads it.
+    return `errno=${-errno}\n\n`;
   }
 }
 
