@@ -110,8 +110,8 @@ export function str(s: Section, key: string, required = false): string | undefin
 export function int(s: Section, key: string, min: number, max: number): number | undefined {
   const v = s.data[key];
   if (v === undefined) return undefined;
-  // TOML integers may arrive as bigint from some parsers; flags arrive as strings.
-  const n = typeof v === "bigint" ? Number(v) : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+  // TOML parsers may hand large integers over as bigint.
+  const n = typeof v === "bigint" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isInteger(n)) fail(s.path, key, v, "must be an integer");
   if (n < min || n > max) fail(s.path, key, v, `must be ${min}-${max}`);
   return n;
