@@ -1,0 +1,71 @@
+/**
+ * `taltun up <config.toml>`: validates the configuration, starts the interface, writes the
+ * pid file, and stops cleanly on SIGINT/SIGTERM.
+ */
+import { type LogFormat, type RunningInterface, createLogger, startInterface } from "@taltun/engine";
+import { type Command, Option } from "commander";
+import { loadConfig } from "../config-file.js";
+import { CliError, action } from "../errors.js";
+import { isAlive, isTaltunUp, pidFilePath, readPidFile, removeOwnPidFile, writePidFile } from "../pidfile.js";
+
+interface UpFlags extends Record<string, unknown> {
+  logFormat: LogFormat;
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command("up")
+    .description("bring an interface up from a TOML configuration; flags override its [interface] keys")
+    .argument("<config>", "configuration file (TOML)")
+    .addOption(new Option("--mode <mode>", "server or client").choices(["server", "client"]))
+    .option("--tun-name <name>", "TUN device name (1-15 characters)")
+    .option("--local-addr <ip:port>", "UDP address to bind, e.g. 0.0.0.0:51820")
+    .option("--listen-port <port>", "UDP port (instead of local_addr's)")
+    .option("--vip <cidr>", "this interface's address with its prefix, e.g. 100.64.0.1/24")
+    .option("--private-key-file <file>", "file holding the private key (mode 600)")
+    .option("--mtu <bytes>", "TUN MTU (default 1420)")
+    .option("--routes <cidrs>", "comma-separated prefixes routed into the tunnel")
+    .option("--workers <n>", "data-plane worker threads (default: one per core)")
+    .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "silent"]))
+    .addOption(new Option("--log-format <format>", "log line format").choices(["text", "json"]).default("text"))
+    .action(action(async (file: string, flags: UpFlags) => up(file, flags)));
+}
+
+async function up(file: string, flags: UpFlags): Promise<void> {
+  const config = loadConfig(file, flags);
+  const name = config.interface.tunName;
+  const logger = createLogger({ level: config.interface.logLevel, format: flags.logFormat }).child({ tun: name });
+  const other = readPidFile(name);
+  if (other !== null && other !== process.pid && isAlive(other) && isTaltunUp(other)) {
+    throw new CliError(`${name} is already up (pid ${other}); stop it with \`taltun down ${name}\``);
+  }
+  writePidFile(name);
+  let tun: RunningInterface | undefined;
+  let signalled: string | undefined;
+  const stop = () => tun?.stop().catch((e: unknown) => logger.error("stop failed", { error: String(e) }));
+  const onSignal = (signal: string) => {
+    if (signalled) {
+      // A second signal means the user will not wait for a stop that hangs.
+      removeOwnPidFile(name);
+      process.exit(1);
+    }
+    signalled = signal;
+    logger.info("stopping", { signal });
+    void stop();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    tun = await startInterface(config, { logger });
+    if (signalled) void stop(); // a signal that came while starting
+    logger.info("interface up", { peers: config.peers.length, pidFile: pidFilePath(name) });
+    await tun.done;
+    logger.info("interface down");
+  } catch (e) {
+    throw new CliError(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    removeOwnPidFile(name);
+  }
+  // Exit even if a library left a handle open: the interface is down and the user asked.
+  process.exit(0);
+}

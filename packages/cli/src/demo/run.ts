@@ -1,0 +1,121 @@
+/**
+ * `taltun demo`: a hub and two spokes, each a `taltun up` in its own network namespace;
+ * waits for the handshakes, pings spoke to spoke through the hub's user-space relay,
+ * measures throughput with iperf3, prints a summary, and removes everything it created —
+ * at the end, on failure, and when interrupted.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { uapiGet, uapiSocketPath } from "@taltun/engine";
+import { CliError } from "../errors.js";
+import { pidFilePath } from "../pidfile.js";
+import { bytes } from "../show-format.js";
+import { Cleanup } from "./cleanup.js";
+import { type DemoNode, writeDemoConfigs } from "./configs.js";
+import { ping, iperf } from "./measure.js";
+import { checkPreconditions } from "./preconditions.js";
+import { type Child, logTail, startInNs } from "./processes.js";
+import { StatusLine } from "./progress.js";
+import { createTopology } from "./topology.js";
+
+/** Options of `runDemo`. */
+export interface DemoOptions {
+  /** Length of the throughput measurement, 1-30 s. */
+  readonly seconds: number;
+  /** The built CLI to start in each namespace (this bundle's main.js by default). */
+  readonly cliPath?: string;
+}
+
+const HANDSHAKE_TIMEOUT_MS = 20_000;
+const IPERF_PORT = 5201;
+
+/** Runs the whole demo; throws a `CliError` with the reason when a step fails. */
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const seconds = options.seconds;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 30) throw new CliError("demo: --seconds must be an integer 1-30");
+  const cliPath = options.cliPath ?? fileURLToPath(new URL("./main.js", import.meta.url));
+  checkPreconditions(cliPath);
+  const id = process.pid;
+  const status = new StatusLine();
+  const cleanup = new Cleanup();
+  const offSignals = cleanup.onSignals((signal) => status.done(`${signal}: stopping and cleaning up`));
+  try {
+    const dir = mkdtempSync(join(tmpdir(), "taltun-demo-"));
+    cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+    status.update("creating namespaces tt-demo-*-" + id);
+    const topology = await createTopology(id, cleanup);
+    const nodes = writeDemoConfigs(topology, id, dir);
+    status.done(`namespaces ${[topology.hubNs, ...topology.spokes.map((s) => s.ns)].join(", ")} ready; configs in ${dir}`);
+    for (const n of nodes) cleanup.defer(`remove leftovers of ${n.tunName}`, () => removeLeftovers(n.tunName));
+    const children = nodes.map((n) =>
+      startInNs(`taltun up ${n.tunName}`, n.ns, [process.execPath, cliPath, "up", n.configFile], join(dir, `${n.tunName}.log`), cleanup),
+    );
+    const handshakes = await waitForHandshakes(nodes, children, status);
+    const [, a, b] = nodes;
+    status.update(`ping ${a.vip} -> ${b.vip} through the hub`);
+    const p = await ping(topology.spokes[0].ns, b.vip);
+    status.done(`ping ${a.vip} -> ${b.vip}: ${p.received}/${p.sent} replies${p.avgMs === null ? "" : `, avg ${p.avgMs} ms`}`);
+    const server = startInNs("iperf3 server", b.ns, ["iperf3", "-s", "-1", "-B", b.vip, "-p", String(IPERF_PORT)], join(dir, "iperf3-server.log"), cleanup);
+    await waitForLog(server, /Server listening/, 5000);
+    const mbps = await iperf(a.ns, b.vip, IPERF_PORT, seconds, status);
+    status.done(`throughput ${a.vip} -> ${b.vip}: ${mbps === null ? "failed" : `${mbps} Mbit/s`}`);
+    const hub = await uapiGet(nodes[0].tunName).catch(() => null);
+    printSummary(nodes, handshakes, p, mbps, seconds, hub?.peers.reduce((s, x) => s + x.rxBytes, 0) ?? null);
+    if (p.received === 0) throw new CliError("demo: no ping reply crossed the hub; see the table above");
+  } finally {
+    offSignals();
+    const failed = await cleanup.run();
+    for (const f of failed) process.stderr.write(`taltun: demo cleanup: ${f}\n`);
+  }
+}
+
+/** Waits until each spoke has completed a handshake with the hub; returns seconds each took. */
+async function waitForHandshakes(nodes: DemoNode[], children: Child[], status: StatusLine): Promise<number[]> {
+  const start = Date.now();
+  const took: Array<number | undefined> = nodes.slice(1).map(() => undefined);
+  while (took.some((t) => t === undefined)) {
+    const dead = children.find((c) => c.process.exitCode !== null || c.process.signalCode !== null);
+    if (dead) throw new CliError(`demo: ${dead.name} exited (${dead.process.exitCode ?? dead.process.signalCode}):\n${logTail(dead)}`);
+    if (Date.now() - start > HANDSHAKE_TIMEOUT_MS) {
+      throw new CliError(`demo: no handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s; hub log:\n${logTail(children[0])}`);
+    }
+    for (const [i, n] of nodes.slice(1).entries()) {
+      if (took[i] !== undefined) continue;
+      const snap = await uapiGet(n.tunName).catch(() => null);
+      if (snap?.peers[0]?.lastHandshakeMs) took[i] = (Date.now() - start) / 1000;
+    }
+    status.update(`waiting for handshakes (${((Date.now() - start) / 1000).toFixed(1)} s)`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  status.done(`handshakes done: ${took.map((t, i) => `${nodes[i + 1].tunName} in ${t!.toFixed(1)} s`).join(", ")}`);
+  return took as number[];
+}
+
+/** Waits for a line matching `pattern` in a child's log (a server saying it listens). */
+async function waitForLog(child: Child, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(logTail(child, 20))) {
+    if (Date.now() > deadline) throw new CliError(`demo: ${child.name} did not start:\n${logTail(child)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A child killed hard cannot remove its UAPI socket and pid file; they carry our names only. */
+function removeLeftovers(tunName: string): void {
+  for (const f of [uapiSocketPath(tunName), pidFilePath(tunName)]) if (existsSync(f)) rmSync(f, { force: true });
+}
+
+function printSummary(nodes: DemoNode[], handshakes: number[], p: { sent: number; received: number; avgMs: number | null }, mbps: number | null, seconds: number, hubRx: number | null): void {
+  const [hub, a, b] = nodes;
+  const rows: Array<[string, string]> = [
+    ...handshakes.map((t, i): [string, string] => [`handshake ${nodes[i + 1].tunName} <-> ${hub.tunName}`, `${t.toFixed(1)} s`]),
+    [`ping ${a.vip} -> ${b.vip} (hub relay)`, `${p.received}/${p.sent} replies${p.avgMs === null ? "" : `, avg ${p.avgMs} ms`}`],
+    [`iperf3 ${a.vip} -> ${b.vip}`, mbps === null ? "failed" : `${mbps} Mbit/s over ${seconds} s`],
+    [`hub received (all peers)`, hubRx === null ? "unknown" : bytes(hubRx)],
+    ["hub ip_forward", "0: spokes reach each other only through Taltun's relay"],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  process.stdout.write(`\n${"".padEnd(w + 2, "-")}\n${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n")}\n${"".padEnd(w + 2, "-")}\n`);
+}

@@ -1,0 +1,104 @@
+/**
+ * What `taltun show` prints: a running interface's state from two UAPI samples, as text
+ * for people (in the manner of `wg show`) or as JSON. Private and preshared keys are never
+ * part of it.
+ */
+import { type DeviceSnapshot, encodeKey, publicKeyFrom } from "@taltun/engine";
+
+/** One peer, with rates from two samples. */
+export interface PeerView {
+  publicKey: string;
+  endpoint: string | null;
+  allowedIps: string[];
+  /** ISO time of the latest handshake, null if none yet. */
+  latestHandshake: string | null;
+  rxBytes: number;
+  txBytes: number;
+  /** Bits per second over the sampling interval. */
+  rxRate: number;
+  txRate: number;
+  persistentKeepalive: number;
+  hasPresharedKey: boolean;
+}
+
+/** One interface. */
+export interface InterfaceView {
+  interface: string;
+  publicKey: string | null;
+  listenPort: number;
+  peers: PeerView[];
+}
+
+/** Builds the view of an interface from a sample `before` and one `after`, `seconds` apart. */
+export function viewOf(iface: string, before: DeviceSnapshot, after: DeviceSnapshot, seconds: number): InterfaceView {
+  const prev = new Map(before.peers.map((p) => [encodeKey(p.publicKey), p]));
+  const rate = (now: number, then: number | undefined) => (then === undefined || now < then || seconds <= 0 ? 0 : ((now - then) * 8) / seconds);
+  return {
+    interface: iface,
+    publicKey: after.privateKey ? encodeKey(publicKeyFrom(after.privateKey)) : null,
+    listenPort: after.listenPort,
+    peers: after.peers.map((p) => {
+      const key = encodeKey(p.publicKey);
+      const old = prev.get(key);
+      return {
+        publicKey: key,
+        endpoint: p.endpoint,
+        allowedIps: [...p.allowedIps],
+        latestHandshake: p.lastHandshakeMs ? new Date(p.lastHandshakeMs).toISOString() : null,
+        rxBytes: p.rxBytes,
+        txBytes: p.txBytes,
+        rxRate: rate(p.rxBytes, old?.rxBytes),
+        txRate: rate(p.txBytes, old?.txBytes),
+        persistentKeepalive: p.persistentKeepalive,
+        hasPresharedKey: p.presharedKey !== null,
+      };
+    }),
+  };
+}
+
+/** "1 hour, 2 minutes, 3 seconds ago", "Now" — the way wg words it. */
+export function ago(thenMs: number, nowMs = Date.now()): string {
+  let s = Math.max(0, Math.floor((nowMs - thenMs) / 1000));
+  if (s === 0) return "Now";
+  const parts: string[] = [];
+  for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]] as const) {
+    const n = Math.floor(s / size);
+    s -= n * size;
+    if (n) parts.push(`${n} ${unit}${n === 1 ? "" : "s"}`);
+  }
+  return `${parts.join(", ")} ago`;
+}
+
+/** Bytes in binary units: "1.21 KiB". */
+export function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) [n, i] = [n / 1024, i + 1];
+  return i === 0 ? `${n} B` : `${n.toFixed(2)} ${units[i]}`;
+}
+
+/** A bit rate in SI units: "12.3 Mbit/s". */
+export function bitRate(bps: number): string {
+  const units = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"];
+  let i = 0;
+  while (bps >= 1000 && i < units.length - 1) [bps, i] = [bps / 1000, i + 1];
+  return i === 0 ? `${Math.round(bps)} bit/s` : `${bps.toFixed(1)} ${units[i]}`;
+}
+
+/** The text form of one interface. */
+export function formatView(v: InterfaceView, nowMs = Date.now()): string {
+  const out = [`interface: ${v.interface}`];
+  if (v.publicKey) out.push(`  public key: ${v.publicKey}`);
+  out.push(`  listening port: ${v.listenPort}`);
+  for (const p of v.peers) {
+    out.push("", `peer: ${p.publicKey}`);
+    if (p.hasPresharedKey) out.push("  preshared key: (hidden)");
+    out.push(`  endpoint: ${p.endpoint ?? "(none)"}`);
+    out.push(`  allowed ips: ${p.allowedIps.join(", ") || "(none)"}`);
+    out.push(`  latest handshake: ${p.latestHandshake ? ago(Date.parse(p.latestHandshake), nowMs) : "never"}`);
+    out.push(`  transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`);
+    out.push(`  rate: ${bitRate(p.rxRate)} in, ${bitRate(p.txRate)} out`);
+    if (p.persistentKeepalive) out.push(`  persistent keepalive: every ${p.persistentKeepalive} seconds`);
+  }
+  return out.join("\n") + "\n";
+}
