@@ -6,34 +6,36 @@
  * @module
  */
 
-/** What an index refers to. */
-export type IndexEntry<P> = { kind: "handshake"; peer: P } | { kind: "keypair"; peer: P; slot: number };
-
-/** The control plane's map from our receiver indices to handshakes and keypairs. */
+/**
+ * The control plane's map from the receiver indices of our pending handshakes to their
+ * peers. Keypair indices live in the shared lookup (shared-tables.ts); `taken` tells the
+ * allocator about those so an index is never in use twice.
+ */
 export class IndexTable<P> {
-  private entries = new Map<number, IndexEntry<P>>();
+  private entries = new Map<number, P>();
   private random = new Uint32Array(1);
 
+  constructor(private readonly taken: (index: number) => boolean = () => false) {}
+
   /** Register `entry` under a fresh random index and return the index. */
-  allocate(entry: IndexEntry<P>): number {
+  allocate(entry: P): number {
+    const index = this.fresh();
+    this.entries.set(index, entry);
+    return index;
+  }
+
+  /** A fresh random index, in use nowhere, without registering it (keypair indices). */
+  fresh(): number {
     for (;;) {
       crypto.getRandomValues(this.random);
       const index = this.random[0];
-      if (index !== 0 && !this.entries.has(index)) {
-        this.entries.set(index, entry);
-        return index;
-      }
+      if (index !== 0 && !this.entries.has(index) && !this.taken(index)) return index;
     }
   }
 
   /** The entry of `index`, if any. */
-  get(index: number): IndexEntry<P> | undefined {
+  get(index: number): P | undefined {
     return this.entries.get(index);
-  }
-
-  /** Re-point an existing index (a handshake index becoming a keypair's). */
-  set(index: number, entry: IndexEntry<P>): void {
-    this.entries.set(index, entry);
   }
 
   /** Forget `index`. */

@@ -1,0 +1,211 @@
+import { describe, expect, it } from "vitest";
+import { ipv4, World, type Node } from "../test/harness.js";
+import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_TIME } from "./constants.js";
+import { K_RECV_KEY_BYTE, K_SEND_KEY_BYTE, P_CURRENT, P_NEXT } from "./shared-tables.js";
+import { defaultJitter } from "./timers.js";
+
+function pair(opts: { persistentKeepalive?: number } = {}) {
+  const w = new World();
+  const a = w.addNode("a", "100.64.0.1");
+  const b = w.addNode("b", "100.64.0.2");
+  w.connect(a, b, opts);
+  return { w, a, b };
+}
+
+function handshake(w: World, from: Node, to: Node): void {
+  w.apply(from, from.device.initiate(w.slotOf(from, to), w.clock.now()));
+  w.pump();
+}
+
+const kinds = (n: Node, type: string) => n.events.filter((e) => e.action.type === type);
+const sentKinds = (n: Node, message: string) => n.sent.filter((s) => s.action.message === message);
+
+describe("Device: two peers over one shared memory", () => {
+  for (const initiator of ["a", "b"] as const) {
+    it(`handshake initiated by ${initiator}, then data both ways through the batch path`, () => {
+      const { w, a, b } = pair();
+      const [i, r] = initiator === "a" ? [a, b] : [b, a];
+      handshake(w, i, r);
+      expect(kinds(i, "keypair")[0].action).toMatchObject({ role: "initiator" });
+      expect(kinds(r, "keypair")[0].action).toMatchObject({ role: "responder" });
+      // The initiator confirmed the keypair with a keepalive; the responder promoted it.
+      expect(sentKinds(i, "keepalive")).toHaveLength(1);
+      const rt = r.device.tables;
+      expect(rt.i32[rt.peerWord(w.slotOf(r, i), P_CURRENT)]).toBeGreaterThanOrEqual(0);
+      expect(rt.i32[rt.peerWord(w.slotOf(r, i), P_NEXT)]).toBe(-1);
+
+      const ab = Array.from({ length: 64 }, (_, k) => ipv4(a.vip, b.vip, 1380, k));
+      expect(w.sendData(a, b, ab)).toBe(64);
+      const ba = Array.from({ length: 10 }, (_, k) => ipv4(b.vip, a.vip, k * 7, k));
+      expect(w.sendData(b, a, ba)).toBe(10);
+      w.pump();
+      expect(b.delivered).toEqual(ab);
+      expect(a.delivered).toEqual(ba);
+      const stats = a.device.peerStats()[0];
+      expect(stats.txBytes).toBe(64 * (16 + 1408 + 16) + (initiator === "a" ? 32 : 0));
+      expect(stats.lastHandshake).toBeGreaterThan(0);
+    });
+  }
+
+  it("the responder cannot send before the initiator confirmed the keypair", () => {
+    const { w, a, b } = pair();
+    w.apply(a, a.device.initiate(w.slotOf(a, b), 0));
+    const initiation = w.inflight.shift()!;
+    w.apply(b, b.device.handleHandshakeMessage(initiation.bytes, a.endpoint, 0));
+    expect(b.plane.seal(w.slotOf(b, a), [ipv4(b.vip, a.vip, 10)], 0)).toEqual([null]);
+    w.pump();
+    expect(b.plane.seal(w.slotOf(b, a), [ipv4(b.vip, a.vip, 10)], 0)[0]).not.toBeNull();
+  });
+
+  it("simultaneous initiation resolves", () => {
+    // Real retransmit jitter: it is what breaks the tie.
+    const w = new World();
+    const a = w.addNode("a", "100.64.0.1", { jitter: defaultJitter });
+    const b = w.addNode("b", "100.64.0.2", { jitter: defaultJitter });
+    w.connect(a, b);
+    w.apply(a, a.device.initiate(w.slotOf(a, b), 0));
+    w.apply(b, b.device.initiate(w.slotOf(b, a), 0));
+    w.pump();
+    let ok = false;
+    w.run(60_000, 10, () => {
+      if (ok) return;
+      const x = w.sendData(a, b, [ipv4(a.vip, b.vip, 20)]);
+      const y = w.sendData(b, a, [ipv4(b.vip, a.vip, 20)]);
+      ok = x === 1 && y === 1;
+    });
+    w.pump();
+    expect(ok).toBe(true);
+    expect(a.delivered.length).toBeGreaterThan(0);
+    expect(b.delivered.length).toBeGreaterThan(0);
+  });
+
+  it("inner source addresses must be allowed IPs of the sending peer", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    w.sendData(a, b, [ipv4("100.64.0.99", b.vip, 10), ipv4(a.vip, b.vip, 10)]);
+    w.pump();
+    expect(b.delivered).toEqual([ipv4(a.vip, b.vip, 10)]);
+  });
+
+  it("roaming: the endpoint follows the latest authenticated packet", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    const [sealed] = a.plane.seal(w.slotOf(a, b), [ipv4(a.vip, b.vip, 10)], 0);
+    const moved = a.endpoint.slice();
+    moved[3] ^= 1; // another port
+    b.plane.open([sealed!], moved, 0);
+    w.tick();
+    expect(b.device.peerStats()[0].endpoint).toEqual(moved);
+    // A forged packet from elsewhere does not move it.
+    const forged = sealed!.slice();
+    forged[40] ^= 1;
+    b.plane.open([forged], a.endpoint, 0);
+    w.tick();
+    expect(b.device.peerStats()[0].endpoint).toEqual(moved);
+  });
+});
+
+describe("Device timers in virtual time", () => {
+  it("rekeys at REKEY_AFTER_TIME with no packet lost, and keeps doing so", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    let sent = 0;
+    w.run(400_000, 500, () => {
+      sent += w.sendData(a, b, [ipv4(a.vip, b.vip, 100, sent & 255)]);
+      sent += w.sendData(b, a, [ipv4(b.vip, a.vip, 100, sent & 255)]);
+    });
+    w.pump();
+    expect(sent).toBe(2 * 800);
+    expect(a.delivered.length + b.delivered.length).toBe(sent);
+    const handshakes = kinds(a, "keypair").length;
+    expect(handshakes).toBeGreaterThanOrEqual(3);
+    // The first rekey happened right at REKEY_AFTER_TIME (the next packet after it).
+    expect(kinds(a, "keypair")[1].at - kinds(a, "keypair")[0].at).toBeLessThanOrEqual(REKEY_AFTER_TIME + 1000);
+    expect(kinds(a, "keypair")[1].at - kinds(a, "keypair")[0].at).toBeGreaterThanOrEqual(REKEY_AFTER_TIME);
+  });
+
+  it("drops packets of a keypair older than REJECT_AFTER_TIME and refuses to seal with it", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    const [late] = a.plane.seal(w.slotOf(a, b), [ipv4(a.vip, b.vip, 10)], w.clock.now());
+    w.clock.advance(REJECT_AFTER_TIME);
+    expect(b.plane.open([late!], a.endpoint, w.clock.now())[0].peer).toBe(-1);
+    expect(a.plane.seal(w.slotOf(a, b), [ipv4(a.vip, b.vip, 10)], w.clock.now())).toEqual([null]);
+  });
+
+  it("sends a passive keepalive KEEPALIVE_TIMEOUT after data received, and only then", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    const before = sentKinds(b, "keepalive").length;
+    w.sendData(a, b, [ipv4(a.vip, b.vip, 10)]);
+    w.pump();
+    w.tick();
+    const start = w.clock.now();
+    w.run(KEEPALIVE_TIMEOUT - 100, 100);
+    expect(sentKinds(b, "keepalive").length).toBe(before);
+    w.run(100, 100);
+    expect(sentKinds(b, "keepalive").length).toBe(before + 1);
+    expect(sentKinds(b, "keepalive").at(-1)!.at - start).toBe(KEEPALIVE_TIMEOUT);
+    // Data answered within the timeout: no keepalive.
+    w.sendData(a, b, [ipv4(a.vip, b.vip, 10)]);
+    w.tick();
+    w.run(3000, 100);
+    w.sendData(b, a, [ipv4(b.vip, a.vip, 10)]);
+    w.run(30_000, 100);
+    expect(sentKinds(b, "keepalive").length).toBe(before + 1);
+  });
+
+  it("starts a new handshake when data sent gets nothing back for KEEPALIVE + REKEY_TIMEOUT", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    const initiations = sentKinds(a, "initiation").length;
+    w.blackhole.add("b");
+    w.sendData(a, b, [ipv4(a.vip, b.vip, 10)]);
+    w.tick();
+    w.run(14_900, 100);
+    expect(sentKinds(a, "initiation").length).toBe(initiations);
+    w.run(200, 100);
+    expect(sentKinds(a, "initiation").length).toBe(initiations + 1);
+  });
+
+  it("sends persistent keepalives at the configured interval", () => {
+    const { w, a, b } = pair({ persistentKeepalive: 25 });
+    w.tick(); // the first persistent keepalive finds no session: it starts the handshake
+    expect(kinds(a, "keypair")).toHaveLength(1);
+    const start = w.clock.now();
+    w.run(100_000, 100);
+    const times = sentKinds(a, "keepalive").map((s) => s.at - start);
+    // One confirming the handshake at 0, then every 25 s of silence.
+    expect(times).toEqual([0, 25_000, 50_000, 75_000, 100_000]);
+  });
+
+  it("retries the handshake every REKEY_TIMEOUT and gives up after REKEY_ATTEMPT_TIME", () => {
+    const { w, a, b } = pair();
+    w.blackhole.add("b");
+    w.apply(a, a.device.initiate(w.slotOf(a, b), 0));
+    w.run(120_000, 100);
+    const times = sentKinds(a, "initiation").map((s) => s.at);
+    expect(times).toEqual(Array.from({ length: 18 }, (_, k) => k * 5000));
+    expect(kinds(a, "handshake-failed").map((e) => e.at)).toEqual([90_000]);
+  });
+
+  it("zeroes all key material 3 x REJECT_AFTER_TIME after the last handshake", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    w.sendData(a, b, [ipv4(a.vip, b.vip, 10)]);
+    w.pump();
+    w.run(3 * REJECT_AFTER_TIME - 1000, 1000);
+    expect(kinds(a, "keys-zeroed")).toHaveLength(0);
+    w.run(2000, 1000);
+    expect(kinds(a, "keys-zeroed")).toHaveLength(1);
+    expect(kinds(b, "keys-zeroed")).toHaveLength(1);
+    for (const n of [a, b]) {
+      const t = n.device.tables;
+      for (let k = 0; k < t.keypairCapacity; k++) {
+        const keys = t.u8.subarray(t.keypairByte(k, K_SEND_KEY_BYTE), t.keypairByte(k, K_RECV_KEY_BYTE) + 32);
+        expect(keys.every((x) => x === 0)).toBe(true);
+      }
+      expect(t.i32[t.peerWord(0, P_CURRENT)]).toBe(-1);
+    }
+  });
+});
