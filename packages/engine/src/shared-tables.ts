@@ -15,7 +15,7 @@
  * Peer slot words (P_*): lock, flags (IN_USE, WANT_HANDSHAKE), current/previous/next
  * keypair slot (-1 = none), tx/rx byte counters (lo, hi), tx/rx packet counters (all
  * authenticated packets, and data packets = non-keepalive), promotions (next -> current by
- * workers), endpoint sequence (even = stable) and a 28-byte endpoint record at byte 64.
+ * workers), endpoint sequence (even = stable) and a 24-byte endpoint record (io-shim address record) at byte 64.
  *
  * Keypair slot words (K_*): replay lock, send lock, flags (VALID, SEND_ALLOWED, INITIATOR,
  * EXPIRED, REKEY_REQUESTED), owning peer slot, local index, remote index, send counter
@@ -29,6 +29,7 @@
  * promote next -> current (under the peer lock).
  * @module
  */
+import { ADDR_SIZE } from "@taltun/io-shim";
 import { KEY_SIZE } from "./constants.js";
 import { LayoutError } from "./errors.js";
 import { REPLAY_WORDS } from "./replay.js";
@@ -37,8 +38,8 @@ export const HEADER_BYTES = 64;
 export const PEER_SLOT_BYTES = 128;
 export const KEYPAIR_SLOT_BYTES = 704;
 export const INDEX_ENTRY_BYTES = 8;
-/** Bytes of an endpoint record (a sockaddr_in or sockaddr_in6, zero-padded). */
-export const ENDPOINT_BYTES = 28;
+/** Bytes of an endpoint record: io-shim's address record. */
+export const ENDPOINT_BYTES = ADDR_SIZE;
 const MAGIC = 0x31535454; // "TTS1"
 const VERSION = 1;
 

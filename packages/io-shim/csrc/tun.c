@@ -104,7 +104,7 @@ int32_t tt_tun_read_batch(uint64_t cb)
 	return (int32_t)done;
 }
 
-/* Writes count packets. Stops at EAGAIN or the first error (cb->err says which) and
+/* Writes count packets, skipping slots of length 0. Stops at EAGAIN or the first error (cb->err says which) and
  * returns how many were written; -errno when the first write fails. A packet the kernel
  * rejects (EINVAL: not an IP packet) is the caller's to skip. */
 int32_t tt_tun_write_batch(uint64_t cb)
@@ -125,8 +125,13 @@ int32_t tt_tun_write_batch(uint64_t cb)
 			return -EINVAL;
 		}
 	}
-	while (done < n) {
-		ssize_t r = write(b->fd, tt_ptr(tt_slot(b, done)), tt_get_u32(b->lengths, done));
+	for (uint32_t i = 0; i < n;) {
+		uint32_t len = tt_get_u32(b->lengths, i);
+		if (len == 0) { /* a hole: the caller dropped this packet */
+			i++;
+			continue;
+		}
+		ssize_t r = write(b->fd, tt_ptr(tt_slot(b, i)), len);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -140,6 +145,7 @@ int32_t tt_tun_write_batch(uint64_t cb)
 			break;
 		}
 		done++;
+		i++;
 	}
 	b->count = done;
 	return (int32_t)done;

@@ -199,6 +199,10 @@ int32_t tt_udp_send_batch(uint64_t cb)
 	}
 	for (uint32_t i = 0; i < n;) {
 		uint32_t len = (uint32_t)iov[i].iov_len, j = i + 1, total = len;
+		if (len == 0) { /* a hole: the caller dropped this packet */
+			i++;
+			continue;
+		}
 		if ((b->flags & TT_SEND_COALESCE) && len > 0) {
 			/* A GSO run: same peer, every segment but the last exactly len bytes. */
 			while (j < n && same_peer(b->addrs, i, j) && iov[j].iov_len > 0 && iov[j].iov_len <= len &&

@@ -87,7 +87,8 @@ export function tunReadBatch(cb: BatchControl): number {
 }
 
 /**
- * Writes `cb.count` packets (slot i, lengths[i] bytes). Returns the number written; it
+ * Writes `cb.count` packets (slot i, lengths[i] bytes; a slot of length 0 is a hole and is
+ * skipped). Returns the number written; it
  * stops early at EAGAIN or at a packet the kernel rejects (`cb.errno` says which: skip it
  * and write the rest), or -errno when the first write fails.
  */

@@ -78,6 +78,17 @@ describe("udp batches", () => {
     expect(new Set(got.from)).toEqual(new Set([`127.0.0.1:${a.port}`]));
   });
 
+  it("skips slots of length 0 (packets the caller dropped) without sending them", () => {
+    const a = open({ address: "127.0.0.1" });
+    const b = open({ address: "127.0.0.1", rcvbuf: 1 << 22 });
+    fillSend(8, 100, `127.0.0.1:${b.port}`);
+    for (const hole of [0, 3, 7]) dv.setUint32(1024 + hole * 4, 0, true);
+    u8.fill(0, 4096 + 3 * 24, 4096 + 4 * 24); // a hole's address is never read
+    const cb = new BatchControl(memory, 0).setup({ fd: a.fd, count: 8, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
+    expect(udpSendBatch(cb)).toBe(5);
+    expect(recvAll(new BatchControl(memory, 128), b.fd, 5).firsts).toEqual([1, 2, 4, 5, 6]);
+  });
+
   it("works over IPv6 and reports v4-mapped peers of a dual-stack socket as IPv4", () => {
     const a = open({ address: "::1" });
     const b = open({ address: "::" });

@@ -92,7 +92,8 @@ export function udpRecvBatch(cb: BatchControl): number {
 }
 
 /**
- * Sends `cb.count` datagrams with sendmmsg, slot i (lengths[i] bytes) to addrs[i]. With
+ * Sends `cb.count` datagrams with sendmmsg, slot i (lengths[i] bytes) to addrs[i]; a slot
+ * of length 0 is a hole (a packet the caller dropped) and is skipped. With
  * {@link SEND_COALESCE} runs of same-peer, same-size packets go out as one GSO message;
  * with `segSize` a slot longer than it is split by the kernel. Returns the number of
  * packets consumed (sent, or dropped because the kernel refused that one datagram, with
