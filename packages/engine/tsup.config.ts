@@ -1,7 +1,8 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // The data-plane worker is its own entry: interface.ts starts it as ./worker.js beside index.js.
+  entry: { index: "src/index.ts", worker: "src/dataplane/worker.ts" },
   format: ["esm"],
   dts: true,
   clean: true,

@@ -67,4 +67,14 @@ export class Peer {
   get publicKey(): Uint8Array {
     return this.secrets.remoteStatic;
   }
+
+  /** The preshared key, or null when none is set (the protocol then uses 32 zero bytes). */
+  get presharedKey(): Uint8Array | null {
+    return this.secrets.presharedKey.some((b) => b !== 0) ? this.secrets.presharedKey : null;
+  }
+
+  /** Forget the preshared key: later handshakes use 32 zero bytes. */
+  clearPresharedKey(): void {
+    this.secrets.presharedKey.fill(0);
+  }
 }

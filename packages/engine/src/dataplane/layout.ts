@@ -32,3 +32,10 @@ export class MemoryLayout {
     return this.next;
   }
 }
+
+/** The buffer of a shared WebAssembly memory, typed as what it is. */
+export function sharedBuffer(memory: WebAssembly.Memory): SharedArrayBuffer {
+  const buffer: unknown = memory.buffer;
+  if (!(buffer instanceof SharedArrayBuffer)) throw new TypeError("the data plane needs a shared WebAssembly.Memory");
+  return buffer;
+}

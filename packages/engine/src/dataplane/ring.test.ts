@@ -42,6 +42,15 @@ describe("HandshakeRing", () => {
     expect(ring.drain().map((m) => m.data[0])).toEqual([1, 2]);
   });
 
+  it("copies messages from anywhere in the memory, also beyond the ring", () => {
+    const buf = new SharedArrayBuffer(RING_AT + ringBytes(2) + 4096);
+    const ring = new HandshakeRing(buf, RING_AT, 2);
+    const far = RING_AT + ringBytes(2) + 1000;
+    new Uint8Array(buf).set([1, 0, 0, 0, 42], far);
+    expect(ring.push(far, 5, ADDR_AT)).toBe(true);
+    expect([...ring.drain()[0].data]).toEqual([1, 0, 0, 0, 42]);
+  });
+
   it("refuses a capacity that is not a power of two", () => {
     expect(() => new HandshakeRing(memory(4), RING_AT, 3)).toThrow(/power of two/);
   });

@@ -55,7 +55,7 @@ export class HandshakeRing {
     }
     this.capacity = Atomics.load(this.words, 3);
     this.slots = offset + HEADER;
-    this.bytes = new Uint8Array(buffer, 0, this.slots + this.capacity * RING_SLOT_SIZE);
+    this.bytes = new Uint8Array(buffer);
     this.view = new DataView(buffer);
   }
 

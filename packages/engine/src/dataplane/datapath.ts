@@ -1,0 +1,279 @@
+/**
+ * One worker's packet path, a batch at a time, allocating nothing:
+ *
+ *   UDP -> recvmmsg -> handshakes to the control plane's ring; data: openBatch (WASM)
+ *       -> replay/source checks -> TUN write, or re-seal for another peer (relay) -> sendmmsg
+ *   TUN -> read batch -> route by destination (allowed IPs) -> sealBatch (WASM) -> sendmmsg
+ *
+ * Each arrow that crosses into C or WASM is one call per batch, never one per packet.
+ */
+import {
+  BatchControl,
+  tunReadBatch,
+  tunWriteBatch,
+  udpRecvBatch,
+  udpSendBatch,
+} from "@taltun/io-shim";
+import type { AeadInstance } from "@taltun/wasm-crypto";
+import { lookupPacket } from "../allowed-ips.js";
+import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, TAG_SIZE } from "../constants.js";
+import { ENDPOINT_BYTES, P_ENDPOINT_SEQ, type SharedTables } from "../shared-tables.js";
+import { createTransportBatch, finishOpen, prepareOpen, prepareSeal, type TransportBatch } from "../transport.js";
+import { sharedBuffer } from "./layout.js";
+import type { HandshakeRing } from "./ring.js";
+import { BATCH, HEADROOM, SLOT_STRIDE, type WorkerRegions } from "./regions.js";
+import { STAT } from "./stats.js";
+
+/** What a datapath needs: shared memory views, its regions, and its file descriptors. */
+export interface DatapathOptions {
+  memory: WebAssembly.Memory;
+  tables: SharedTables;
+  aead: AeadInstance;
+  regions: WorkerRegions;
+  ring: HandshakeRing;
+  udpFd: number;
+  tunFd: number;
+  mtu: number;
+  /** The interface's own address (4 or 16 bytes): packets to it always go to the TUN. */
+  localAddress: Uint8Array;
+  /** Called when the control plane has work: a handshake message in the ring, or a packet waiting for a session. */
+  signal: () => void;
+}
+
+/** Offsets of the destination address in IPv4 and IPv6 headers (RFC 791, RFC 8200). */
+const IPV4_DST = 16;
+const IPV6_DST = 24;
+
+export class Datapath {
+  /** The current allowed-IPs snapshot; the worker swaps it when the control plane publishes one. */
+  allowedIps: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly i32: Int32Array;
+  private readonly stats: number;
+  private readonly recv: BatchControl;
+  private readonly tunWrite: BatchControl;
+  private readonly relaySend: BatchControl;
+  private readonly tunRead: BatchControl;
+  private readonly send: BatchControl;
+  private readonly rx: TransportBatch;
+  private readonly relay: TransportBatch;
+  private readonly tx: TransportBatch;
+  private readonly rxLengths: Uint32Array;
+  private readonly tunWriteLengths: Uint32Array;
+  private readonly relayLengths: Uint32Array;
+  private readonly txLengths: Uint32Array;
+  /** Packet index (slot) of each compacted relay/tx entry. */
+  private readonly relaySlot = new Int32Array(BATCH);
+  private readonly txSlot = new Int32Array(BATCH);
+
+  constructor(private readonly o: DatapathOptions, allowedIps: Int32Array) {
+    this.allowedIps = allowedIps;
+    const { memory, regions: r } = o;
+    const buf = sharedBuffer(memory);
+    this.u8 = new Uint8Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.stats = r.stats >> 2;
+    const u32 = (at: number) => new Uint32Array(buf, at, BATCH);
+    this.rxLengths = u32(r.rxLengths);
+    this.tunWriteLengths = u32(r.tunWriteLengths);
+    this.relayLengths = u32(r.relayLengths);
+    this.txLengths = u32(r.txLengths);
+
+    this.recv = new BatchControl(memory, r.cbRecv).setup({
+      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride: SLOT_STRIDE, lengths: r.rxLengths, addrs: r.rxAddrs,
+    });
+    this.tunWrite = new BatchControl(memory, r.cbTunWrite).setup({
+      fd: o.tunFd, count: BATCH, buffer: r.rxPool + HEADROOM, stride: SLOT_STRIDE, lengths: r.tunWriteLengths,
+    });
+    this.relaySend = new BatchControl(memory, r.cbRelay).setup({
+      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride: SLOT_STRIDE, lengths: r.relayLengths, addrs: r.relayAddrs,
+    });
+    // Room after the packet for padding to 16 and the tag, before the next slot.
+    this.tunRead = new BatchControl(memory, r.cbTunRead).setup({
+      fd: o.tunFd, count: BATCH, buffer: r.txPool + HEADROOM, stride: SLOT_STRIDE, lengths: r.txLengths,
+      capacity: SLOT_STRIDE - HEADROOM - TAG_SIZE - 16,
+    });
+    this.send = new BatchControl(memory, r.cbSend).setup({
+      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride: SLOT_STRIDE, lengths: r.txLengths, addrs: r.txAddrs,
+    });
+
+    this.rx = createTransportBatch(BATCH, r.openDescs, o.mtu);
+    this.relay = createTransportBatch(BATCH, r.relayDescs, o.mtu);
+    this.tx = createTransportBatch(BATCH, r.sealDescs, o.mtu);
+    for (let i = 0; i < BATCH; i++) {
+      this.rx.data[i] = r.rxPool + i * SLOT_STRIDE;
+      this.rx.sources[i] = r.rxAddrs + i * ENDPOINT_BYTES;
+    }
+  }
+
+  /** Whether the inner packet at `at` is addressed to this interface's own address. */
+  private isLocal(at: number): boolean {
+    const local = this.o.localAddress;
+    const u8 = this.u8;
+    const dst = at + (local.length === 4 ? IPV4_DST : IPV6_DST);
+    if (u8[at] >> 4 !== (local.length === 4 ? 4 : 6)) return false;
+    for (let k = 0; k < local.length; k++) if (u8[dst + k] !== local[k]) return false;
+    return true;
+  }
+
+  private count(stat: number, n = 1): void {
+    Atomics.add(this.i32, this.stats + stat, n);
+  }
+
+  /** Reads one batch of datagrams and processes it. Returns how many arrived (0: none waiting). */
+  pollUdp(now: number): number {
+    this.recv.count = BATCH;
+    const n = udpRecvBatch(this.recv);
+    this.count(STAT.ioCalls);
+    if (n <= 0) return 0;
+    this.count(STAT.udpDatagrams, n);
+    this.fromNetwork(n, now);
+    return n;
+  }
+
+  /** Reads one batch of packets from the TUN and sends them. Returns how many were read. */
+  pollTun(now: number): number {
+    this.tunRead.count = BATCH;
+    const n = tunReadBatch(this.tunRead);
+    this.count(STAT.ioCalls);
+    if (n <= 0) return 0;
+    this.count(STAT.tunPackets, n);
+    this.fromTunnel(n, now);
+    return n;
+  }
+
+  private fromNetwork(n: number, now: number): void {
+    const { u8, rx, o } = this;
+    const lengths = this.rxLengths;
+    let handshakes = 0;
+    for (let i = 0; i < n; i++) {
+      const d = rx.data[i];
+      const type = u8[d];
+      rx.lengths[i] = lengths[i];
+      if (type >= MESSAGE_INITIATION && type <= MESSAGE_COOKIE_REPLY && lengths[i] >= 4) {
+        this.count(o.ring.push(d, lengths[i], rx.sources[i]) ? STAT.handshakeMessages : STAT.droppedRingFull);
+        o.signal();
+        rx.lengths[i] = 0;
+        handshakes++;
+      }
+    }
+    rx.count = n;
+    const m = prepareOpen(o.tables, rx, now);
+    let delivered = 0;
+    let authenticated = 0;
+    if (m > 0) {
+      o.aead.openBatch(rx.descPtr, m);
+      this.count(STAT.aeadCalls);
+      delivered = finishOpen(o.tables, rx, m, this.allowedIps);
+      for (let i = 0; i < n; i++) if (rx.peers[i] >= 0) authenticated++;
+    }
+    // Forged, replayed, unknown-index, malformed, or from a source the peer may not use.
+    if (n - handshakes - authenticated > 0) this.count(STAT.droppedRejected, n - handshakes - authenticated);
+    if (delivered === 0) return;
+
+    // Route each delivered packet: to another peer (relay), or to this host (TUN).
+    let relays = 0;
+    let toTun = 0;
+    for (let i = 0; i < n; i++) {
+      const len = rx.lengths[i];
+      this.tunWriteLengths[i] = 0;
+      if (len === 0) continue;
+      const inner = rx.data[i] + HEADROOM;
+      // To another peer: relay in user space. To us, or to nobody we know: the kernel decides.
+      const dst = this.isLocal(inner) ? -1 : lookupPacket(this.allowedIps, u8, inner, len, "destination");
+      if (dst < 0 || dst === rx.peers[i]) {
+        this.tunWriteLengths[i] = len;
+        toTun++;
+      } else {
+        this.relay.data[relays] = inner;
+        this.relay.lengths[relays] = len;
+        this.relay.peers[relays] = dst;
+        this.relaySlot[relays++] = i;
+      }
+    }
+    if (toTun > 0) {
+      this.tunWrite.count = n;
+      const w = tunWriteBatch(this.tunWrite);
+      this.count(STAT.ioCalls);
+      if (w < toTun) this.count(STAT.tunWriteErrors, toTun - Math.max(w, 0));
+      this.count(STAT.deliveredToTun, Math.max(w, 0));
+    }
+    if (relays > 0) this.sealAndSend(this.relay, relays, this.relaySlot, this.relayLengths, this.o.regions.relayAddrs, this.relaySend, n, now, STAT.relayed);
+  }
+
+  private fromTunnel(n: number, now: number): void {
+    const { u8, tx } = this;
+    const lengths = this.txLengths;
+    const base = this.o.regions.txPool + HEADROOM;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const at = base + i * SLOT_STRIDE;
+      const len = lengths[i];
+      const peer = len > 0 ? lookupPacket(this.allowedIps, u8, at, len, "destination") : -1;
+      if (peer < 0) {
+        this.count(STAT.droppedNoRoute);
+        continue;
+      }
+      tx.data[k] = at;
+      tx.lengths[k] = len;
+      tx.peers[k] = peer;
+      this.txSlot[k++] = i;
+    }
+    if (k > 0) this.sealAndSend(tx, k, this.txSlot, lengths, this.o.regions.txAddrs, this.send, n, now, STAT.sent);
+    else lengths.fill(0, 0, n);
+  }
+
+  /**
+   * Seals `k` compacted packets of `b` for their peers, then sends them with one sendmmsg
+   * from their slots (`slot[j]`), with holes (length 0) for everything else among `n`.
+   */
+  private sealAndSend(
+    b: TransportBatch, k: number, slot: Int32Array, sendLengths: Uint32Array, addrs: number,
+    cb: BatchControl, n: number, now: number, stat: number,
+  ): void {
+    const { u8, i32, o } = this;
+    b.count = k;
+    const m = prepareSeal(o.tables, b, now);
+    if (m > 0) {
+      o.aead.sealBatch(b.descPtr, m);
+      this.count(STAT.aeadCalls);
+    }
+    sendLengths.fill(0, 0, n);
+    let ready = 0;
+    let noSession = 0;
+    for (let j = 0; j < k; j++) {
+      const wire = b.lengths[j];
+      if (wire === 0) {
+        noSession++;
+        continue;
+      }
+      const i = slot[j];
+      const peer = b.peers[j];
+      // Copy the peer's endpoint consistently: the sequence is odd while a worker roams it.
+      const seqWord = o.tables.peerWord(peer, P_ENDPOINT_SEQ);
+      const src = o.tables.endpointAddress(peer);
+      const dst = addrs + i * ENDPOINT_BYTES;
+      let seq: number;
+      do {
+        seq = Atomics.load(i32, seqWord);
+        u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
+      } while ((seq & 1) !== 0 || Atomics.load(i32, seqWord) !== seq);
+      if (u8[dst] === 0 && u8[dst + 1] === 0) {
+        this.count(STAT.droppedNoEndpoint);
+        continue;
+      }
+      sendLengths[i] = wire;
+      ready++;
+    }
+    if (noSession > 0) {
+      this.count(STAT.droppedNoSession, noSession);
+      o.signal();
+    }
+    if (ready === 0) return;
+    cb.count = n;
+    const sent = udpSendBatch(cb);
+    this.count(STAT.ioCalls);
+    if (sent < ready) this.count(STAT.sendErrors, ready - Math.max(sent, 0));
+    this.count(stat, Math.max(sent, 0));
+  }
+}

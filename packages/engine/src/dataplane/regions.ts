@@ -1,0 +1,75 @@
+/**
+ * Where one data-plane worker's buffers live in the shared memory. The main thread
+ * reserves them once; the worker receives the offsets and never allocates.
+ *
+ * Packet slots are {@link SLOT_STRIDE} bytes. A datagram received from UDP starts at the
+ * slot (16-byte transport header, then ciphertext), so after decryption the inner packet
+ * sits at slot + 16, ready for the TUN, or to be sealed again in place for another peer
+ * (relay). A packet read from the TUN lands at slot + 16, leaving room for the header.
+ */
+import { CB_ALIGN, CB_SIZE, MAX_BATCH } from "@taltun/io-shim";
+import { DESC_SIZE, SCRATCH_BYTES } from "@taltun/wasm-crypto";
+import type { MemoryLayout } from "./layout.js";
+import { STAT_COUNT } from "./stats.js";
+
+/** Bytes between packet slots: one MTU-sized packet, its header, padding and tag. */
+export const SLOT_STRIDE = 2048;
+/** Packets per batch: one system call and one AEAD call move this many. */
+export const BATCH = MAX_BATCH;
+/** Headroom in front of a packet for the transport header. */
+export const HEADROOM = 16;
+const ADDR = 24;
+
+/** Offsets (bytes from the memory's start) of one worker's buffers. */
+export interface WorkerRegions {
+  scratch: number;
+  cbRecv: number;
+  cbRelay: number;
+  cbTunWrite: number;
+  cbTunRead: number;
+  cbSend: number;
+  cbPoll: number;
+  /** Datagrams from UDP, decrypted in place; written to the TUN or re-sealed for relay. */
+  rxPool: number;
+  rxLengths: number;
+  rxAddrs: number;
+  tunWriteLengths: number;
+  relayLengths: number;
+  relayAddrs: number;
+  /** Packets from the TUN, sealed in place and sent. */
+  txPool: number;
+  txLengths: number;
+  txAddrs: number;
+  openDescs: number;
+  sealDescs: number;
+  relayDescs: number;
+  /** {@link STAT_COUNT} Int32 counters (see stats.ts). */
+  stats: number;
+}
+
+/** Reserves worker `index`'s regions in `layout`. */
+export function reserveWorkerRegions(layout: MemoryLayout, index: number): WorkerRegions {
+  const r = (name: string, size: number, align = 16) => layout.reserve(`worker${index}.${name}`, size, align);
+  return {
+    scratch: r("scratch", SCRATCH_BYTES, 64),
+    cbRecv: r("cbRecv", CB_SIZE, CB_ALIGN),
+    cbRelay: r("cbRelay", CB_SIZE, CB_ALIGN),
+    cbTunWrite: r("cbTunWrite", CB_SIZE, CB_ALIGN),
+    cbTunRead: r("cbTunRead", CB_SIZE, CB_ALIGN),
+    cbSend: r("cbSend", CB_SIZE, CB_ALIGN),
+    cbPoll: r("cbPoll", CB_SIZE, CB_ALIGN),
+    rxPool: r("rxPool", BATCH * SLOT_STRIDE, 64),
+    rxLengths: r("rxLengths", BATCH * 4),
+    rxAddrs: r("rxAddrs", BATCH * ADDR),
+    tunWriteLengths: r("tunWriteLengths", BATCH * 4),
+    relayLengths: r("relayLengths", BATCH * 4),
+    relayAddrs: r("relayAddrs", BATCH * ADDR),
+    txPool: r("txPool", BATCH * SLOT_STRIDE, 64),
+    txLengths: r("txLengths", BATCH * 4),
+    txAddrs: r("txAddrs", BATCH * ADDR),
+    openDescs: r("openDescs", BATCH * DESC_SIZE),
+    sealDescs: r("sealDescs", BATCH * DESC_SIZE),
+    relayDescs: r("relayDescs", BATCH * DESC_SIZE),
+    stats: r("stats", STAT_COUNT * 4, 8),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * A data-plane worker thread: one SO_REUSEPORT socket and one TUN queue, in a loop of
+ * poll -> read batches -> process -> write batches, until the control plane sets the
+ * stop word and writes this worker's eventfd. Between batches it takes messages from the
+ * control plane (a new allowed-IPs snapshot) without returning to the event loop.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { BatchControl, eventfdRead, loadIoShim, pollWait } from "@taltun/io-shim";
+import { instantiateAead } from "@taltun/wasm-crypto";
+import { SharedTables } from "../shared-tables.js";
+import { Datapath } from "./datapath.js";
+import { sharedBuffer } from "./layout.js";
+import { HandshakeRing } from "./ring.js";
+import type { WorkerRegions } from "./regions.js";
+
+/** What the control plane hands a worker at start. */
+export interface WorkerData {
+  index: number;
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  regions: WorkerRegions;
+  tablesBase: number;
+  ringBase: number;
+  /** Int32 index of the shared word the worker bumps (and notifies) to wake the control plane. */
+  doorbell: number;
+  /** Int32 index of the stop word. */
+  stopWord: number;
+  udpFd: number;
+  tunFd: number;
+  wakeFd: number;
+  mtu: number;
+  /** The interface's own address, 4 or 16 bytes. */
+  localAddress: Uint8Array;
+  allowedIps: Int32Array;
+  /** The control plane's performance.timeOrigin: worker clocks are read on its scale. */
+  timeOrigin: number;
+}
+
+/** A message from the control plane. */
+export type ControlMessage = { type: "allowed-ips"; snapshot: Int32Array };
+
+const POLL_TIMEOUT_MS = 1000;
+/** Batches taken from one source before looking at the other, so neither starves. */
+const BURST = 8;
+
+function main(d: WorkerData): void {
+  loadIoShim();
+  const buffer = sharedBuffer(d.memory);
+  const i32 = new Int32Array(buffer);
+  const ring = new HandshakeRing(buffer, d.ringBase);
+  const clockOffset = performance.timeOrigin - d.timeOrigin;
+  let signalled = false;
+  const path = new Datapath(
+    {
+      memory: d.memory,
+      tables: SharedTables.attach(buffer, d.tablesBase),
+      aead: instantiateAead(d.memory, d.regions.scratch, d.module),
+      regions: d.regions,
+      ring,
+      udpFd: d.udpFd,
+      tunFd: d.tunFd,
+      mtu: d.mtu,
+      localAddress: d.localAddress,
+      signal: () => (signalled = true),
+    },
+    d.allowedIps,
+  );
+  const poll = new BatchControl(d.memory, d.regions.cbPoll);
+  poll.setPollFds([d.udpFd, d.tunFd, d.wakeFd]);
+  poll.timeoutMs = POLL_TIMEOUT_MS;
+
+  while (Atomics.load(i32, d.stopWord) === 0) {
+    poll.count = 3;
+    pollWait(poll);
+    if (poll.ready & 4) {
+      eventfdRead(d.wakeFd);
+      for (let m = receiveMessageOnPort(parentPort!); m; m = receiveMessageOnPort(parentPort!)) {
+        const msg = m.message as ControlMessage;
+        if (msg.type === "allowed-ips") path.allowedIps = msg.snapshot;
+      }
+      continue;
+    }
+    for (let busy = true; busy && Atomics.load(i32, d.stopWord) === 0; ) {
+      busy = false;
+      const now = performance.now() + clockOffset;
+      for (let b = 0; b < BURST && path.pollUdp(now) > 0; b++) busy = true;
+      for (let b = 0; b < BURST && path.pollTun(now) > 0; b++) busy = true;
+      if (signalled) {
+        signalled = false;
+        Atomics.add(i32, d.doorbell, 1);
+        Atomics.notify(i32, d.doorbell);
+      }
+    }
+  }
+}
+
+main(workerData as WorkerData);
