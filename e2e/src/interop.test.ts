@@ -6,9 +6,11 @@ import { startTaltun } from "./taltun.js";
 import { pingOk } from "./transfer.js";
 import { startWireguardGo, wgKeyPair, wgLatestHandshakes } from "./wireguard-go.js";
 
-function iperf(lab: Lab, server: string, client: string, addr: string): number {
+async function iperf(lab: Lab, server: string, client: string, addr: string): Promise<number> {
   lab.spawn(server, ["iperf3", "-s", "-1", "-B", addr]);
-  return JSON.parse(lab.exec(client, ["iperf3", "-c", addr, "-t", "2", "-J"])).end.sum_received.bytes;
+  // The server needs a moment to listen: retry the client until it connects.
+  const out = await waitFor(`iperf3 to ${addr}`, 10_000, () => lab.exec(client, ["iperf3", "-c", addr, "-t", "2", "-J"]));
+  return JSON.parse(out).end.sum_received.bytes;
 }
 
 // Stock wireguard-go on the other side, in both roles.
@@ -71,9 +73,9 @@ describe.each([
     expect(await pingOk(lab, hub, spokeVip)).toMatch(/3 received/);
   });
 
-  it("carries an iperf3 run both ways", () => {
-    expect(iperf(lab, hub, spoke, hubVip)).toBeGreaterThan(1e6);
-    expect(iperf(lab, spoke, hub, spokeVip)).toBeGreaterThan(1e6);
+  it("carries an iperf3 run both ways", async () => {
+    expect(await iperf(lab, hub, spoke, hubVip)).toBeGreaterThan(1e6);
+    expect(await iperf(lab, spoke, hub, spokeVip)).toBeGreaterThan(1e6);
   });
 
   it("survives a new handshake forced by the wireguard-go side", async () => {

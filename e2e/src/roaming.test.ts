@@ -42,14 +42,15 @@ describe("roaming", () => {
     await pingOk(lab, spoke, "100.64.60.1", 1);
     expect(lab.exec(hub, ["wg", "show", hubIf, "endpoints"])).toContain("198.18.60.2:");
     // Spoke to hub, so the hub's replies (ACKs) must follow the spoke to its new address.
-    const done = await startTransfer(lab, hub, spoke, "100.64.60.1", 24 << 20);
-    await new Promise((r) => setTimeout(r, 300));
+    const done = await startTransfer(lab, hub, spoke, "100.64.60.1", 128 << 20);
+    await new Promise((r) => setTimeout(r, 150));
     // Without promotion, deleting the primary address would delete the new one with it.
     lab.exec(spoke, ["sysctl", "-qw", "net.ipv4.conf.veth0.promote_secondaries=1"]);
     lab.exec(spoke, ["ip", "addr", "add", "198.18.60.3/24", "dev", "veth0"]);
     lab.exec(spoke, ["ip", "addr", "del", "198.18.60.2/24", "dev", "veth0"]);
     const t = await done;
     expect(t.received).toBe(t.sent);
+    await pingOk(lab, spoke, "100.64.60.1", 1);
     expect(lab.exec(hub, ["wg", "show", hubIf, "endpoints"])).toContain("198.18.60.3:");
   });
 });

@@ -300,6 +300,10 @@ export class Device {
   peerStats(): PeerStats[] {
     const t = this.tables;
     const u64 = (w: number) => (t.i32[w] >>> 0) + (t.i32[w + 1] >>> 0) * 2 ** 32;
+    for (const p of this.peersBySlot.values()) {
+      // Workers move endpoints between ticks: report where the peer is now.
+      if (Atomics.load(t.i32, t.peerWord(p.slot, P_ENDPOINT_SEQ)) !== p.polled.endpointSeq) this.readEndpoint(p);
+    }
     return [...this.peersBySlot.values()].map((p) => ({
       slot: p.slot,
       publicKey: p.publicKey,
