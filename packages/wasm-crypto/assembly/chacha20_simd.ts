@@ -28,8 +28,8 @@ const M26: u64 = 0x3ffffff;
   return v128.or(i32x4.shl(t, n), i32x4.shr_u(t, 32 - n));
 }
 
-// Writes 16 bytes of block `blk` (words 4g..4g+3) at out + blk*64 + g*16: stored as
-// keystream, or XORed into the bytes already there (in place).
+// Writes 16 keystream bytes at out+off: stored as they are, or XORed into the bytes already
+// there (in place).
 // @ts-ignore: decorator
 @inline function emit(out: usize, off: usize, v: v128, inPlace: bool): void {
   if (inPlace) v128.store(out + off, v128.xor(v128.load(out + off), v));
