@@ -1,2 +1,5 @@
 // Runs every benchmark suite in this folder, in order, and prints its table.
-console.log("taltun benchmarks: no suite yet");
+import { runUdpEcho } from "./udp-echo.js";
+
+console.log("taltun benchmarks");
+await runUdpEcho();
