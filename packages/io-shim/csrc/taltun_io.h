@@ -98,7 +98,7 @@ int32_t tt_batch_check(const tt_batch *b, int need_lengths);
 uint32_t tt_slot_capacity(const tt_batch *b);
 
 /* addr.c */
-int tt_addr_to_sockaddr(const tt_addr *rec, int sock_family, struct sockaddr_storage *ss, socklen_t *len);
+int tt_addr_to_sockaddr(const tt_addr *rec, struct sockaddr_storage *ss, socklen_t *len);
 void tt_addr_from_sockaddr(const struct sockaddr_storage *ss, tt_addr *rec);
 
 /* udp.c */

@@ -54,7 +54,7 @@ int32_t tt_udp_open(int32_t family, const uint8_t *addr16, int32_t port, int32_t
 		memcpy(rec.addr, addr16, family == AF_INET ? 4 : 16);
 		struct sockaddr_storage ss;
 		socklen_t len;
-		rc = tt_addr_to_sockaddr(&rec, family, &ss, &len);
+		rc = tt_addr_to_sockaddr(&rec, &ss, &len);
 		if (!rc && bind(fd, (struct sockaddr *)&ss, len) < 0)
 			rc = -errno;
 	}
@@ -146,7 +146,8 @@ int32_t tt_udp_recv_batch(uint64_t cb)
 }
 
 /* Errors about the socket itself end the batch; any other error belongs to one message
- * (an unreachable peer, a too-big datagram) and only drops that message. */
+ * (an unreachable peer, a too-big datagram, an IPv6 peer on an IPv4 socket:
+ * EAFNOSUPPORT) and only drops that message. */
 static int fatal_send_errno(int e)
 {
 	return e == EBADF || e == ENOTSOCK || e == EFAULT || e == EOPNOTSUPP || e == EDESTADDRREQ;
@@ -170,13 +171,6 @@ int32_t tt_udp_send_batch(uint64_t cb)
 		b->err = (uint32_t)-rc;
 		b->count = 0;
 		return rc;
-	}
-	int family = 0;
-	socklen_t flen = sizeof(family);
-	if (getsockopt(b->fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0) {
-		b->err = (uint32_t)errno;
-		b->count = 0;
-		return -errno;
 	}
 	struct mmsghdr msgs[TT_MAX_BATCH];
 	struct iovec iov[TT_MAX_BATCH];
@@ -211,7 +205,7 @@ int32_t tt_udp_send_batch(uint64_t cb)
 		tt_addr rec;
 		memcpy(&rec, tt_ptr(b->addrs + (uint64_t)i * TT_ADDR_SIZE), TT_ADDR_SIZE);
 		socklen_t nlen;
-		int arc = tt_addr_to_sockaddr(&rec, family, &names[m], &nlen);
+		int arc = tt_addr_to_sockaddr(&rec, &names[m], &nlen);
 		if (arc < 0) {
 			b->err = (uint32_t)-arc;
 			b->count = 0;

@@ -182,8 +182,17 @@ describe("udp batches", () => {
     dv.setUint32(1028, STRIDE + 1, true);
     cb.setup({ fd: a.fd, count: 2, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
     expect(udpSendBatch(cb)).toBe(-22);
-    // an IPv6 peer on an IPv4 socket: EAFNOSUPPORT
-    fillSend(1, 100, "[::1]:9");
+    // an IPv6 peer on an IPv4 socket: the kernel refuses that datagram (EAFNOSUPPORT), it
+    // is dropped and the rest of the batch goes out
+    fillSend(3, 100, `127.0.0.1:${a.port}`);
+    encodeAddr(u8, 4096 + 24, "[::1]:9");
+    cb.setup({ fd: a.fd, count: 3, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
+    expect(udpSendBatch(cb)).toBe(3);
+    expect(cb.errno).toBe(97);
+    const arrived = new BatchControl(memory, 128).setup({ fd: a.fd, count: 64, buffer: RECV_BUF, stride: STRIDE, lengths: 1536 });
+    expect(udpRecvBatch(arrived)).toBe(2);
+    // a record of an unknown family: nothing is sent
+    dv.setUint16(4096, 7, true);
     cb.setup({ fd: a.fd, count: 1, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
     expect(udpSendBatch(cb)).toBe(-97);
     // a closed fd: -EBADF from the batch, a typed SysError from the slow path

@@ -106,7 +106,10 @@ static void test_udp(void)
 	set_addr(0, AF_INET6, "::1", 9);
 	put_u32(lens, 0, 10);
 	setup(a, 1, slots, STRIDE);
-	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == -EAFNOSUPPORT);
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 1 && cb->err == EAFNOSUPPORT); /* dropped */
+	memcpy((void *)(uintptr_t)addrs, &(uint16_t){7}, 2);
+	setup(a, 1, slots, STRIDE);
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == -EAFNOSUPPORT); /* unknown family */
 	put_u32(lens, 0, STRIDE + 1);
 	setup(a, 1, slots, STRIDE);
 	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == -EINVAL);
