@@ -153,6 +153,25 @@ static int fatal_send_errno(int e)
 	return e == EBADF || e == ENOTSOCK || e == EFAULT || e == EOPNOTSUPP || e == EDESTADDRREQ;
 }
 
+/* A coalesced message the kernel refused (segments over the path MTU, a device without
+ * UDP segmentation): send its packets one by one instead. Returns how many it consumed. */
+static uint32_t send_unsegmented(int fd, const struct msghdr *h, uint32_t *err)
+{
+	for (size_t k = 0; k < h->msg_iovlen; k++) {
+		struct msghdr one = {.msg_name = h->msg_name, .msg_namelen = h->msg_namelen, .msg_iov = &h->msg_iov[k], .msg_iovlen = 1};
+		ssize_t r;
+		do
+			r = sendmsg(fd, &one, MSG_DONTWAIT);
+		while (r < 0 && errno == EINTR);
+		if (r < 0) {
+			*err = (uint32_t)errno;
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+				return (uint32_t)k; /* the rest is not consumed: the caller retries it */
+		}
+	}
+	return (uint32_t)h->msg_iovlen;
+}
+
 static int same_peer(uint64_t addrs, uint32_t i, uint32_t j)
 {
 	return memcmp(tt_ptr(addrs + (uint64_t)i * TT_ADDR_SIZE), tt_ptr(addrs + (uint64_t)j * TT_ADDR_SIZE),
@@ -252,7 +271,15 @@ int32_t tt_udp_send_batch(uint64_t cb)
 				}
 				break;
 			}
-			done += slots_in[sent++]; /* dropped: one message the kernel refused */
+			if (slots_in[sent] > 1 && (e == EINVAL || e == EMSGSIZE || e == EIO)) {
+				uint32_t k = send_unsegmented(b->fd, &msgs[sent].msg_hdr, &b->err);
+				done += k;
+				if (k < slots_in[sent])
+					break; /* the socket buffer is full: the rest waits for the caller */
+			} else {
+				done += slots_in[sent]; /* dropped: one message the kernel refused */
+			}
+			sent++;
 			continue;
 		}
 		for (int k = 0; k < r; k++)
