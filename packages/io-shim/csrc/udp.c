@@ -122,6 +122,10 @@ int32_t tt_udp_recv_batch(uint64_t cb)
 		return -errno;
 	}
 	for (uint32_t i = 0; i < (uint32_t)got; i++) {
+		/* A datagram longer than the slot arrives cut to the capacity: say so, so the
+		 * caller can count it rather than fail to authenticate it blindly. */
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			b->err = EMSGSIZE;
 		tt_put_u32(b->lengths, i, msgs[i].msg_len);
 		if (b->addrs) {
 			tt_addr rec;

@@ -102,6 +102,19 @@ describe("udp batches", () => {
     expect(recvAll(new BatchControl(memory, 128), v4.fd, 2).from).toEqual(Array(2).fill(`127.0.0.1:${b.port}`));
   });
 
+  it("cuts a datagram longer than the slot capacity and says so in errno", () => {
+    const a = open({ address: "127.0.0.1" });
+    const b = open({ address: "127.0.0.1" });
+    fillSend(2, 1400, `127.0.0.1:${b.port}`);
+    dv.setUint32(1024 + 4, 50, true);
+    const cb = new BatchControl(memory, 0).setup({ fd: a.fd, count: 2, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
+    expect(udpSendBatch(cb)).toBe(2);
+    const r = new BatchControl(memory, 128).setup({ fd: b.fd, count: 64, buffer: RECV_BUF, stride: STRIDE, lengths: 1536, capacity: 100 });
+    expect(udpRecvBatch(r)).toBe(2);
+    expect([dv.getUint32(1536, true), dv.getUint32(1540, true)]).toEqual([100, 50]);
+    expect(r.errno).toBe(90); // EMSGSIZE
+  });
+
   it("returns 0, not an error, when nothing is waiting", () => {
     const a = open({ address: "127.0.0.1" });
     const cb = new BatchControl(memory, 128).setup({ fd: a.fd, count: 64, buffer: RECV_BUF, stride: STRIDE, lengths: 1536 });
