@@ -190,6 +190,8 @@ int32_t tt_udp_send_batch(uint64_t cb)
 	uint32_t n = b->count;
 	if (rc == 0 && n > 0 && b->addrs == 0)
 		rc = -EFAULT;
+	if (rc == 0 && b->seg_size > 0xffff) /* UDP_SEGMENT takes a u16 */
+		rc = -EINVAL;
 	if (rc < 0 || n == 0) {
 		b->err = (uint32_t)-rc;
 		b->count = 0;

@@ -187,6 +187,8 @@ describe("udp batches", () => {
     expect(() => udpSendBatch(cb)).toThrow(/addrsPtr/);
     cb.setup({ fd: a.fd, count: 2, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096, capacity: STRIDE + 1 });
     expect(() => udpRecvBatch(cb)).toThrow(/capacity/);
+    cb.setup({ fd: a.fd, count: 1, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096, segSize: 70000 });
+    expect(() => udpSendBatch(cb)).toThrow(/segSize/);
     expect(() => cb.setup({ fd: -1, count: 1, buffer: SEND_BUF, stride: STRIDE, lengths: 1024 })).toThrow(/fd/);
     expect(() => new BatchControl(memory, 3)).toThrow(/multiple of 8/);
     expect(() => new BatchControl(memory, memory.buffer.byteLength)).toThrow(/outside/);
