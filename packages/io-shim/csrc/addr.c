@@ -9,10 +9,13 @@
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-int tt_addr_to_sockaddr(const tt_addr *rec, int sock_family, struct sockaddr_storage *ss, socklen_t *len)
+/* A v4 record becomes a sockaddr_in even for an IPv6 socket: Linux sends from a
+ * dual-stack socket to a sockaddr_in (udpv6_sendmsg hands it to the IPv4 path), so no
+ * mapping is needed and the socket's family need not be asked for every batch. */
+int tt_addr_to_sockaddr(const tt_addr *rec, struct sockaddr_storage *ss, socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));
-	if (rec->family == AF_INET && sock_family == AF_INET) {
+	if (rec->family == AF_INET) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(rec->port);
@@ -20,20 +23,13 @@ int tt_addr_to_sockaddr(const tt_addr *rec, int sock_family, struct sockaddr_sto
 		*len = sizeof(*s4);
 		return 0;
 	}
-	if (sock_family != AF_INET6)
+	if (rec->family != AF_INET6)
 		return -EAFNOSUPPORT;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 	s6->sin6_family = AF_INET6;
 	s6->sin6_port = htons(rec->port);
-	if (rec->family == AF_INET) {
-		memcpy(s6->sin6_addr.s6_addr, v4mapped_prefix, 12);
-		memcpy(s6->sin6_addr.s6_addr + 12, rec->addr, 4);
-	} else if (rec->family == AF_INET6) {
-		memcpy(s6->sin6_addr.s6_addr, rec->addr, 16);
-		s6->sin6_scope_id = rec->scope_id;
-	} else {
-		return -EAFNOSUPPORT;
-	}
+	memcpy(s6->sin6_addr.s6_addr, rec->addr, 16);
+	s6->sin6_scope_id = rec->scope_id;
 	*len = sizeof(*s6);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "taltun_io.h"
@@ -45,6 +46,10 @@ static int32_t nl_talk(nl_req *r)
 		return -errno;
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	int32_t rc = -EPROTO;
+	/* The kernel always answers a request with NLM_F_ACK; the timeout only guards the
+	 * caller's thread against the unforeseen. */
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (sendto(fd, r, r->h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
 		rc = -errno;
 		goto out;
@@ -80,6 +85,7 @@ out:
 	return rc;
 }
 
+/* if_nametoindex asks the kernel with one ioctl; a netlink dump would say the same. */
 int32_t tt_link_index(const char *name)
 {
 	if (strlen(name) >= IFNAMSIZ || !name[0])

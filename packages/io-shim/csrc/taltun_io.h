@@ -91,13 +91,14 @@ _Static_assert(sizeof(tt_addr) == TT_ADDR_SIZE, "address record is 24 bytes");
 /* util.c */
 TT_API uint64_t tt_mem_address(const uint8_t *p);
 TT_API int32_t tt_close(int32_t fd);
+TT_API int32_t tt_nop(uint64_t cb);
 TT_API int32_t tt_netns_enter(const char *path);
 TT_API int32_t tt_netns_restore(int32_t fd);
 int32_t tt_batch_check(const tt_batch *b, int need_lengths);
 uint32_t tt_slot_capacity(const tt_batch *b);
 
 /* addr.c */
-int tt_addr_to_sockaddr(const tt_addr *rec, int sock_family, struct sockaddr_storage *ss, socklen_t *len);
+int tt_addr_to_sockaddr(const tt_addr *rec, struct sockaddr_storage *ss, socklen_t *len);
 void tt_addr_from_sockaddr(const struct sockaddr_storage *ss, tt_addr *rec);
 
 /* udp.c */

@@ -54,7 +54,7 @@ int32_t tt_udp_open(int32_t family, const uint8_t *addr16, int32_t port, int32_t
 		memcpy(rec.addr, addr16, family == AF_INET ? 4 : 16);
 		struct sockaddr_storage ss;
 		socklen_t len;
-		rc = tt_addr_to_sockaddr(&rec, family, &ss, &len);
+		rc = tt_addr_to_sockaddr(&rec, &ss, &len);
 		if (!rc && bind(fd, (struct sockaddr *)&ss, len) < 0)
 			rc = -errno;
 	}
@@ -122,6 +122,10 @@ int32_t tt_udp_recv_batch(uint64_t cb)
 		return -errno;
 	}
 	for (uint32_t i = 0; i < (uint32_t)got; i++) {
+		/* A datagram longer than the slot arrives cut to the capacity: say so, so the
+		 * caller can count it rather than fail to authenticate it blindly. */
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			b->err = EMSGSIZE;
 		tt_put_u32(b->lengths, i, msgs[i].msg_len);
 		if (b->addrs) {
 			tt_addr rec;
@@ -146,10 +150,30 @@ int32_t tt_udp_recv_batch(uint64_t cb)
 }
 
 /* Errors about the socket itself end the batch; any other error belongs to one message
- * (an unreachable peer, a too-big datagram) and only drops that message. */
+ * (an unreachable peer, a too-big datagram, an IPv6 peer on an IPv4 socket:
+ * EAFNOSUPPORT) and only drops that message. */
 static int fatal_send_errno(int e)
 {
 	return e == EBADF || e == ENOTSOCK || e == EFAULT || e == EOPNOTSUPP || e == EDESTADDRREQ;
+}
+
+/* A coalesced message the kernel refused (segments over the path MTU, a device without
+ * UDP segmentation): send its packets one by one instead. Returns how many it consumed. */
+static uint32_t send_unsegmented(int fd, const struct msghdr *h, uint32_t *err)
+{
+	for (size_t k = 0; k < h->msg_iovlen; k++) {
+		struct msghdr one = {.msg_name = h->msg_name, .msg_namelen = h->msg_namelen, .msg_iov = &h->msg_iov[k], .msg_iovlen = 1};
+		ssize_t r;
+		do
+			r = sendmsg(fd, &one, MSG_DONTWAIT);
+		while (r < 0 && errno == EINTR);
+		if (r < 0) {
+			*err = (uint32_t)errno;
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+				return (uint32_t)k; /* the rest is not consumed: the caller retries it */
+		}
+	}
+	return (uint32_t)h->msg_iovlen;
 }
 
 static int same_peer(uint64_t addrs, uint32_t i, uint32_t j)
@@ -166,17 +190,12 @@ int32_t tt_udp_send_batch(uint64_t cb)
 	uint32_t n = b->count;
 	if (rc == 0 && n > 0 && b->addrs == 0)
 		rc = -EFAULT;
+	if (rc == 0 && b->seg_size > 0xffff) /* UDP_SEGMENT takes a u16 */
+		rc = -EINVAL;
 	if (rc < 0 || n == 0) {
 		b->err = (uint32_t)-rc;
 		b->count = 0;
 		return rc;
-	}
-	int family = 0;
-	socklen_t flen = sizeof(family);
-	if (getsockopt(b->fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0) {
-		b->err = (uint32_t)errno;
-		b->count = 0;
-		return -errno;
 	}
 	struct mmsghdr msgs[TT_MAX_BATCH];
 	struct iovec iov[TT_MAX_BATCH];
@@ -215,7 +234,7 @@ int32_t tt_udp_send_batch(uint64_t cb)
 		tt_addr rec;
 		memcpy(&rec, tt_ptr(b->addrs + (uint64_t)i * TT_ADDR_SIZE), TT_ADDR_SIZE);
 		socklen_t nlen;
-		int arc = tt_addr_to_sockaddr(&rec, family, &names[m], &nlen);
+		int arc = tt_addr_to_sockaddr(&rec, &names[m], &nlen);
 		if (arc < 0) {
 			b->err = (uint32_t)-arc;
 			b->count = 0;
@@ -262,7 +281,15 @@ int32_t tt_udp_send_batch(uint64_t cb)
 				}
 				break;
 			}
-			done += slots_in[sent++]; /* dropped: one message the kernel refused */
+			if (slots_in[sent] > 1 && (e == EINVAL || e == EMSGSIZE || e == EIO)) {
+				uint32_t k = send_unsegmented(b->fd, &msgs[sent].msg_hdr, &b->err);
+				done += k;
+				if (k < slots_in[sent])
+					break; /* the socket buffer is full: the rest waits for the caller */
+			} else {
+				done += slots_in[sent]; /* dropped: one message the kernel refused */
+			}
+			sent++;
 			continue;
 		}
 		for (int k = 0; k < r; k++)

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import type { WasmMemory } from "./batch.js";
 import { netnsEnter, netnsRestore } from "./netns.js";
 
 let counter = 0;
@@ -61,6 +62,7 @@ export function enterTestNs(): TestNs {
 }
 
 /** A fixed-size shared memory like the data plane's. */
-export function sharedMemory(): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true });
+export function sharedMemory(): WasmMemory {
+  const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: { Memory: new (d: object) => WasmMemory } };
+  return new wasm.Memory({ initial: 256, maximum: 256, shared: true });
 }

@@ -165,13 +165,14 @@ export class BatchControl {
   /** Poll fd i (0 <= i < MAX_POLL_FDS). */
   pollFd(i: number): number { return this.view.getInt32(CB_POLL_FDS + 4 * i, true); }
   /** Sets the poll fds (count becomes their number). */
-  setPollFds(fds: readonly number[]): void {
+  setPollFds(fds: readonly number[]): this {
     if (fds.length === 0 || fds.length > MAX_POLL_FDS) throw new RangeError(`pollWait: 1..${MAX_POLL_FDS} fds, got ${fds.length}`);
     fds.forEach((fd, i) => {
       checkFd(fd, "pollWait");
       this.view.setInt32(CB_POLL_FDS + 4 * i, fd, true);
     });
     this.count = fds.length;
+    return this;
   }
 
   /**

@@ -55,6 +55,10 @@ export class SysError extends Error {
 
 /** Hints added to the message for errors whose cause is usually the same. */
 const hints: Record<string, Record<string, string>> = {
+  "udp open": {
+    EADDRINUSE: "another socket holds this port (sockets that share a port all need reusePort)",
+    EADDRNOTAVAIL: "no interface in this namespace has that address",
+  },
   "tun open": {
     EPERM: "creating a TUN device needs root or CAP_NET_ADMIN",
     EACCES: "creating a TUN device needs root or CAP_NET_ADMIN",

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BatchControl, VNET_HDR_LEN } from "./batch.js";
+import { BatchControl, SEND_COALESCE, VNET_HDR_LEN } from "./batch.js";
 import { encodeAddr } from "./address.js";
-import { addrAdd, linkSetUp } from "./netlink.js";
+import { addrAdd, linkSetMtu, linkSetUp } from "./netlink.js";
 import { closeFd } from "./poll.js";
 import { pollWait } from "./poll.js";
 import { TUN_F_CSUM, TUN_F_USO4, tunOpen, tunOpenQueue, tunReadBatch, tunWriteBatch } from "./tun.js";
@@ -222,6 +222,27 @@ describe("tun", () => {
       expect(lens).toEqual([10_000]); // one read of the whole train
       expect(gsoTypes).toEqual([5]); // VIRTIO_NET_HDR_GSO_UDP_L4
     }
+  });
+
+  it("falls back to one datagram per packet when the kernel refuses a coalesced send", () => {
+    // segments of 1000 B + 28 B of headers do not fit a 1020-byte MTU: UDP_SEGMENT is
+    // refused (EINVAL), the shim sends the 5 packets one by one, and the kernel fragments
+    // each into 2 IPv4 fragments that the TUN sees
+    const tun = keep(tunOpen("ttfb0"));
+    addrAdd("ttfb0", "100.64.10.1/24");
+    linkSetMtu("ttfb0", 1020);
+    linkSetUp("ttfb0", true);
+    const cb = new BatchControl(memory, 0);
+    readV4(cb, tun.fd, 1000, 100);
+    const s = keep(udpOpen({ address: "100.64.10.1", gso: true }));
+    for (let i = 0; i < 5; i++) {
+      dv.setUint32(1024 + 4 * i, 1000, true);
+      encodeAddr(u8, 4096 + 24 * i, "100.64.10.2:9999");
+    }
+    cb.setup({ fd: s.fd, count: 5, buffer: SLOTS, stride: STRIDE, lengths: 1024, addrs: 4096, flags: SEND_COALESCE });
+    expect(udpSendBatch(cb)).toBe(5);
+    expect([22, 90]).toContain(cb.errno); // why it fell back: EINVAL or EMSGSIZE
+    expect(readV4(cb, tun.fd, 10).pkts.length).toBe(10);
   });
 
   it("returns 0 on an empty queue and errors for bad fds and options", () => {

@@ -113,6 +113,19 @@ describe("udp batches", () => {
     expect(recvAll(new BatchControl(memory, 128), v4.fd, 2).from).toEqual(Array(2).fill(`127.0.0.1:${b.port}`));
   });
 
+  it("cuts a datagram longer than the slot capacity and says so in errno", () => {
+    const a = open({ address: "127.0.0.1" });
+    const b = open({ address: "127.0.0.1" });
+    fillSend(2, 1400, `127.0.0.1:${b.port}`);
+    dv.setUint32(1024 + 4, 50, true);
+    const cb = new BatchControl(memory, 0).setup({ fd: a.fd, count: 2, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
+    expect(udpSendBatch(cb)).toBe(2);
+    const r = new BatchControl(memory, 128).setup({ fd: b.fd, count: 64, buffer: RECV_BUF, stride: STRIDE, lengths: 1536, capacity: 100 });
+    expect(udpRecvBatch(r)).toBe(2);
+    expect([dv.getUint32(1536, true), dv.getUint32(1540, true)]).toEqual([100, 50]);
+    expect(r.errno).toBe(90); // EMSGSIZE
+  });
+
   it("returns 0, not an error, when nothing is waiting", () => {
     const a = open({ address: "127.0.0.1" });
     const cb = new BatchControl(memory, 128).setup({ fd: a.fd, count: 64, buffer: RECV_BUF, stride: STRIDE, lengths: 1536 });
@@ -185,6 +198,8 @@ describe("udp batches", () => {
     expect(() => udpSendBatch(cb)).toThrow(/addrsPtr/);
     cb.setup({ fd: a.fd, count: 2, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096, capacity: STRIDE + 1 });
     expect(() => udpRecvBatch(cb)).toThrow(/capacity/);
+    cb.setup({ fd: a.fd, count: 1, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096, segSize: 70000 });
+    expect(() => udpSendBatch(cb)).toThrow(/segSize/);
     expect(() => cb.setup({ fd: -1, count: 1, buffer: SEND_BUF, stride: STRIDE, lengths: 1024 })).toThrow(/fd/);
     expect(() => new BatchControl(memory, 3)).toThrow(/multiple of 8/);
     expect(() => new BatchControl(memory, memory.buffer.byteLength)).toThrow(/outside/);
@@ -193,8 +208,17 @@ describe("udp batches", () => {
     dv.setUint32(1028, STRIDE + 1, true);
     cb.setup({ fd: a.fd, count: 2, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
     expect(udpSendBatch(cb)).toBe(-22);
-    // an IPv6 peer on an IPv4 socket: EAFNOSUPPORT
-    fillSend(1, 100, "[::1]:9");
+    // an IPv6 peer on an IPv4 socket: the kernel refuses that datagram (EAFNOSUPPORT), it
+    // is dropped and the rest of the batch goes out
+    fillSend(3, 100, `127.0.0.1:${a.port}`);
+    encodeAddr(u8, 4096 + 24, "[::1]:9");
+    cb.setup({ fd: a.fd, count: 3, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
+    expect(udpSendBatch(cb)).toBe(3);
+    expect(cb.errno).toBe(97);
+    const arrived = new BatchControl(memory, 128).setup({ fd: a.fd, count: 64, buffer: RECV_BUF, stride: STRIDE, lengths: 1536 });
+    expect(udpRecvBatch(arrived)).toBe(2);
+    // a record of an unknown family: nothing is sent
+    dv.setUint16(4096, 7, true);
     cb.setup({ fd: a.fd, count: 1, buffer: SEND_BUF, stride: STRIDE, lengths: 1024, addrs: 4096 });
     expect(udpSendBatch(cb)).toBe(-97);
     // a closed fd: -EBADF from the batch, a typed SysError from the slow path

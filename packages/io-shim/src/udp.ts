@@ -102,5 +102,6 @@ export function udpRecvBatch(cb: BatchControl): number {
  */
 export function udpSendBatch(cb: BatchControl): number {
   cb.validate("udp send", SEND);
+  if (cb.segSize > 0xffff) throw new RangeError(`udp send: segSize ${cb.segSize} is over 65535`);
   return sendCall(cb.address);
 }

@@ -106,7 +106,10 @@ static void test_udp(void)
 	set_addr(0, AF_INET6, "::1", 9);
 	put_u32(lens, 0, 10);
 	setup(a, 1, slots, STRIDE);
-	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == -EAFNOSUPPORT);
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 1 && cb->err == EAFNOSUPPORT); /* dropped */
+	memcpy((void *)(uintptr_t)addrs, &(uint16_t){7}, 2);
+	setup(a, 1, slots, STRIDE);
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == -EAFNOSUPPORT); /* unknown family */
 	put_u32(lens, 0, STRIDE + 1);
 	setup(a, 1, slots, STRIDE);
 	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == -EINVAL);
@@ -200,6 +203,15 @@ static void test_tun_netlink(void)
 	setup(t, 1, slots, STRIDE);
 	cb->lengths = 0;
 	CHECK(tt_tun_read_batch((uint64_t)(uintptr_t)cb) == -EFAULT);
+	/* a coalesced send over a too-small MTU falls back to one datagram per packet */
+	CHECK(tt_link_set_mtu("ttsan0", 1020) == 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		put_u32(lens, i, 1000);
+		set_addr(i, AF_INET, "100.64.9.2", 9999);
+	}
+	setup(s, 3, slots, STRIDE);
+	cb->flags = TT_SEND_COALESCE;
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 3 && cb->err != 0);
 	CHECK(tt_addr_change("ttsan0", 0, AF_INET, a4, 24) == 0);
 	CHECK(tt_addr_change("ttsan0", 0, AF_INET, a4, 24) == -EADDRNOTAVAIL);
 	tt_close(s);
