@@ -1,2 +1,9 @@
 // Runs every benchmark suite in this folder, in order, and prints its table.
-console.log("taltun benchmarks: no suite yet");
+// `tsx src/run.ts aead` runs only the suites named on the command line.
+import { runAeadBench } from "./aead.js";
+
+const suites: Record<string, () => Promise<void>> = { aead: runAeadBench };
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(suites)) {
+  if (wanted.length === 0 || wanted.includes(name)) await run();
+}

@@ -1,0 +1,65 @@
+// @taltun/wasm-crypto module entry: ChaCha20-Poly1305 (RFC 8439) and XChaCha20-Poly1305
+// in place on an imported shared memory. Every pointer is an address in that memory.
+//
+// The instance's scratch address is a WebAssembly global, and globals belong to one
+// instance: several instances over one shared memory (one per worker) never share scratch.
+// The module has no data segment and allocates nothing.
+
+import * as aead from "./aead";
+import * as ref from "./aead_ref";
+import * as batch from "./batch";
+import { hchacha20 as hchacha } from "./chacha20";
+import { S_KS } from "./layout";
+
+let scratch: usize = 0;
+
+/** Sets this instance's scratch region (SCRATCH_BYTES at `ptr`). */
+export function init(ptr: usize): void {
+  scratch = ptr;
+}
+
+/** Seals `len` bytes at `data` in place, tag at data+len; 12-byte nonce at `nonce`. */
+export function seal(key: usize, nonce: usize, data: usize, len: u32, aad: usize, aadLen: u32): void {
+  aead.sealFast(scratch, key, load<u32>(nonce, 0), load<u32>(nonce, 4), load<u32>(nonce, 8), data, len, aad, aadLen);
+}
+
+/** Opens `sealedLen` bytes at `data` in place: 1 = authentic, 0 = rejected (data untouched). */
+export function open(key: usize, nonce: usize, data: usize, sealedLen: u32, aad: usize, aadLen: u32): u32 {
+  return aead.openFast(scratch, key, load<u32>(nonce, 0), load<u32>(nonce, 4), load<u32>(nonce, 8), data, sealedLen, aad, aadLen);
+}
+
+/** XChaCha20-Poly1305 seal, 24-byte nonce at `nonce`. */
+export function xseal(key: usize, nonce: usize, data: usize, len: u32, aad: usize, aadLen: u32): void {
+  aead.xseal(scratch, key, nonce, data, len, aad, aadLen);
+}
+
+/** XChaCha20-Poly1305 open, 24-byte nonce at `nonce`. */
+export function xopen(key: usize, nonce: usize, data: usize, sealedLen: u32, aad: usize, aadLen: u32): u32 {
+  return aead.xopen(scratch, key, nonce, data, sealedLen, aad, aadLen);
+}
+
+/** Scalar reference seal (tests hold the fast path equal to it). */
+export function sealRef(key: usize, nonce: usize, data: usize, len: u32, aad: usize, aadLen: u32): void {
+  ref.sealRef(scratch, key, load<u32>(nonce, 0), load<u32>(nonce, 4), load<u32>(nonce, 8), data, len, aad, aadLen);
+}
+
+/** Scalar reference open. */
+export function openRef(key: usize, nonce: usize, data: usize, sealedLen: u32, aad: usize, aadLen: u32): u32 {
+  return ref.openRef(scratch, key, load<u32>(nonce, 0), load<u32>(nonce, 4), load<u32>(nonce, 8), data, sealedLen, aad, aadLen);
+}
+
+/** HChaCha20 subkey of `key` and 16 bytes at `nonce16`, written to `out` (32 bytes). */
+export function hchacha20(key: usize, nonce16: usize, out: usize): void {
+  hchacha(key, nonce16, scratch + S_KS);
+  memory.copy(out, scratch + S_KS, 32);
+}
+
+/** Seals `count` descriptors at `desc` (see layout.ts / the README). */
+export function sealBatch(desc: usize, count: u32): void {
+  batch.sealBatch(scratch, desc, count);
+}
+
+/** Opens `count` descriptors at `desc`; returns how many authenticated. */
+export function openBatch(desc: usize, count: u32): u32 {
+  return batch.openBatch(scratch, desc, count);
+}

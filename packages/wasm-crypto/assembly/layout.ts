@@ -1,0 +1,39 @@
+// Memory layout shared by every file of the module: where the reserved low memory ends and
+// how one instance's scratch region is carved up. These are compile-time constants (AS
+// inlines them), so the module has no data segment that a new instantiation could re-apply
+// over a shared memory that other instances are using.
+
+/** First address callers may use; below it nothing is read or written (0 stays "null"). */
+export const HEAP_BASE: u32 = 1024;
+
+/** Bytes of one instance's scratch region (src/memory.ts exports the same figure). */
+export const SCRATCH_BYTES: u32 = 8192;
+
+// Offsets inside the scratch region.
+/** ChaCha20 input state (16 words) of the message being processed. */
+export const S_STATE: u32 = 0;
+/** Poly1305 state: r limbs (5 words), h limbs (5 words), s (4 words). */
+export const S_POLY: u32 = 64;
+/** One zero-padded 16-byte block for Poly1305 tails and the lengths block. */
+export const S_PAD: u32 = 128;
+/** Computed tag (open compares it with the received one). */
+export const S_TAG: u32 = 144;
+/** XChaCha20 subkey derived by HChaCha20. */
+export const S_SUBKEY: u32 = 160;
+/** XChaCha20 12-byte nonce (4 zero bytes, then the nonce's last 8 bytes). */
+export const S_XNONCE: u32 = 192;
+/** Keystream buffer: 4-block groups, and the whole keystream of a packet being opened. */
+export const S_KS: u32 = 256;
+/** Largest sealed payload (bytes) whose keystream fits S_KS (one pass open); larger ones take two passes. */
+export const KS_MAX_DATA: u32 = 4096;
+// S_KS holds the poly key block + data keystream rounded up to 4 blocks: 64 + 4096 + 192 bytes.
+// 256 + 4352 = 4608 <= SCRATCH_BYTES.
+
+/** Descriptor layout of the batch API (src/descriptor.ts documents it). */
+export const DESC_SIZE: u32 = 24;
+export const DESC_KEY: u32 = 0;
+export const DESC_COUNTER_LO: u32 = 4;
+export const DESC_COUNTER_HI: u32 = 8;
+export const DESC_DATA: u32 = 12;
+export const DESC_LENGTH: u32 = 16;
+export const DESC_STATUS: u32 = 20;

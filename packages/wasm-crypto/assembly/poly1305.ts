@@ -1,0 +1,115 @@
+// Poly1305 (RFC 8439 §2.5) with five 26-bit limbs: WebAssembly has no 64x64->128 multiply,
+// so products of 26-bit limbs (and 29-bit r*5) stay within a u64 with room for the sums.
+// The state lives in a 56-byte area of the instance's scratch:
+//   +0  r0..r4 (u32)   +20 h0..h4 (u32)   +40 s0..s3 (u32, the key's second half)
+
+const M26: u32 = 0x3ffffff;
+/** The 2^128 bit of a full 16-byte block, as it lands in limb 4. */
+export const HIBIT: u32 = 1 << 24;
+
+/** Loads the one-time key (r clamped, s) from `key` (32 bytes) and zeroes h. */
+export function polyInit(st: usize, key: usize): void {
+  const t0 = load<u32>(key, 0), t1 = load<u32>(key, 4), t2 = load<u32>(key, 8), t3 = load<u32>(key, 12);
+  // r &= 0x0ffffffc0ffffffc0ffffffc0fffffff, split into 26-bit limbs.
+  store<u32>(st, t0 & 0x3ffffff, 0);
+  store<u32>(st, ((t0 >>> 26) | (t1 << 6)) & 0x3ffff03, 4);
+  store<u32>(st, ((t1 >>> 20) | (t2 << 12)) & 0x3ffc0ff, 8);
+  store<u32>(st, ((t2 >>> 14) | (t3 << 18)) & 0x3f03fff, 12);
+  store<u32>(st, (t3 >>> 8) & 0x00fffff, 16);
+  for (let i: usize = 20; i < 40; i += 4) store<u32>(st + i, 0);
+  store<u64>(st, load<u64>(key, 16), 40);
+  store<u64>(st, load<u64>(key, 24), 48);
+}
+
+/** Absorbs `n` 16-byte blocks at `m`; `hibit` is HIBIT for message blocks (RFC 8439 pads with 0x01). */
+export function polyBlocks(st: usize, m: usize, n: u32, hibit: u32): void {
+  const r0 = <u64>load<u32>(st, 0), r1 = <u64>load<u32>(st, 4), r2 = <u64>load<u32>(st, 8);
+  const r3 = <u64>load<u32>(st, 12), r4 = <u64>load<u32>(st, 16);
+  const s1 = r1 * 5, s2 = r2 * 5, s3 = r3 * 5, s4 = r4 * 5;
+  let h0 = load<u32>(st, 20), h1 = load<u32>(st, 24), h2 = load<u32>(st, 28);
+  let h3 = load<u32>(st, 32), h4 = load<u32>(st, 36);
+  for (let i: u32 = 0; i < n; i++, m += 16) {
+    const t0 = load<u32>(m, 0), t1 = load<u32>(m, 4), t2 = load<u32>(m, 8), t3 = load<u32>(m, 12);
+    h0 += t0 & M26;
+    h1 += ((t0 >>> 26) | (t1 << 6)) & M26;
+    h2 += ((t1 >>> 20) | (t2 << 12)) & M26;
+    h3 += ((t2 >>> 14) | (t3 << 18)) & M26;
+    h4 += (t3 >>> 8) | hibit;
+    // h *= r mod 2^130-5: limbs above 2^130 wrap around multiplied by 5 (the s terms).
+    const g0 = <u64>h0, g1 = <u64>h1, g2 = <u64>h2, g3 = <u64>h3, g4 = <u64>h4;
+    let d0 = g0 * r0 + g1 * s4 + g2 * s3 + g3 * s2 + g4 * s1;
+    let d1 = g0 * r1 + g1 * r0 + g2 * s4 + g3 * s3 + g4 * s2;
+    let d2 = g0 * r2 + g1 * r1 + g2 * r0 + g3 * s4 + g4 * s3;
+    let d3 = g0 * r3 + g1 * r2 + g2 * r1 + g3 * r0 + g4 * s4;
+    let d4 = g0 * r4 + g1 * r3 + g2 * r2 + g3 * r1 + g4 * r0;
+    d1 += d0 >>> 26; h0 = <u32>d0 & M26;
+    d2 += d1 >>> 26; h1 = <u32>d1 & M26;
+    d3 += d2 >>> 26; h2 = <u32>d2 & M26;
+    d4 += d3 >>> 26; h3 = <u32>d3 & M26;
+    const c = <u32>(d4 >>> 26); h4 = <u32>d4 & M26;
+    h0 += c * 5;
+    h1 += h0 >>> 26; h0 &= M26;
+  }
+  store<u32>(st, h0, 20); store<u32>(st, h1, 24); store<u32>(st, h2, 28);
+  store<u32>(st, h3, 32); store<u32>(st, h4, 36);
+}
+
+/**
+ * Absorbs `len` bytes at `m` as RFC 8439 §2.8 does for AAD and ciphertext: whole blocks, then
+ * the rest zero-padded to 16 bytes (in `pad`, a 16-byte scratch block).
+ */
+export function polyPadded(st: usize, m: usize, len: u32, pad: usize): void {
+  const full = len >>> 4;
+  if (full) polyBlocks(st, m, full, HIBIT);
+  const rest = len & 15;
+  if (rest) {
+    store<u64>(pad, 0, 0); store<u64>(pad, 0, 8);
+    memory.copy(pad, m + (full << 4), rest);
+    polyBlocks(st, pad, 1, HIBIT);
+  }
+}
+
+/** Absorbs the lengths block (aadLen, ctLen as u64 LE) and writes the 16-byte tag to `out`. */
+export function polyFinish(st: usize, aadLen: u32, ctLen: u32, pad: usize, out: usize): void {
+  store<u64>(pad, <u64>aadLen, 0);
+  store<u64>(pad, <u64>ctLen, 8);
+  polyBlocks(st, pad, 1, HIBIT);
+  let h0 = load<u32>(st, 20), h1 = load<u32>(st, 24), h2 = load<u32>(st, 28);
+  let h3 = load<u32>(st, 32), h4 = load<u32>(st, 36);
+  // Fully carry h.
+  h2 += h1 >>> 26; h1 &= M26;
+  h3 += h2 >>> 26; h2 &= M26;
+  h4 += h3 >>> 26; h3 &= M26;
+  h0 += (h4 >>> 26) * 5; h4 &= M26;
+  h1 += h0 >>> 26; h0 &= M26;
+  // g = h + 5 - 2^130; take g when it is not negative (h >= p), in constant time.
+  let g0 = h0 + 5; let c = g0 >>> 26; g0 &= M26;
+  let g1 = h1 + c; c = g1 >>> 26; g1 &= M26;
+  let g2 = h2 + c; c = g2 >>> 26; g2 &= M26;
+  let g3 = h3 + c; c = g3 >>> 26; g3 &= M26;
+  const g4 = h4 + c - (1 << 26);
+  const useG = (g4 >>> 31) - 1; // all ones when g4 did not borrow
+  const useH = ~useG;
+  h0 = (h0 & useH) | (g0 & useG);
+  h1 = (h1 & useH) | (g1 & useG);
+  h2 = (h2 & useH) | (g2 & useG);
+  h3 = (h3 & useH) | (g3 & useG);
+  h4 = (h4 & useH) | (g4 & useG);
+  // Back to four 32-bit words, then tag = (h + s) mod 2^128.
+  const w0 = h0 | (h1 << 26);
+  const w1 = (h1 >>> 6) | (h2 << 20);
+  const w2 = (h2 >>> 12) | (h3 << 14);
+  const w3 = (h3 >>> 18) | (h4 << 8);
+  let f = <u64>w0 + <u64>load<u32>(st, 40); store<u32>(out, <u32>f, 0);
+  f = <u64>w1 + <u64>load<u32>(st, 44) + (f >>> 32); store<u32>(out, <u32>f, 4);
+  f = <u64>w2 + <u64>load<u32>(st, 48) + (f >>> 32); store<u32>(out, <u32>f, 8);
+  f = <u64>w3 + <u64>load<u32>(st, 52) + (f >>> 32); store<u32>(out, <u32>f, 12);
+}
+
+/** Constant-time comparison of two 16-byte tags: 1 when equal. */
+export function tagEqual(a: usize, b: usize): u32 {
+  const d = (load<u32>(a, 0) ^ load<u32>(b, 0)) | (load<u32>(a, 4) ^ load<u32>(b, 4)) |
+    (load<u32>(a, 8) ^ load<u32>(b, 8)) | (load<u32>(a, 12) ^ load<u32>(b, 12));
+  // (d | -d) has its top bit set exactly when d != 0; no branch on secret data.
+  return 1 ^ ((d | (0 - d)) >>> 31);
+}
