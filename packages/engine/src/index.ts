@@ -40,6 +40,7 @@ export { parseEndpoint, formatEndpoint, type Endpoint } from "./endpoint.js";
 export * from "./shared-tables.js";
 export { createTransportBatch, prepareSeal, prepareOpen, finishOpen, type TransportBatch } from "./transport.js";
 export { PeerTimers, type TimerKind } from "./timers.js";
+export { KeypairStore, RETIRE_GRACE } from "./keypair.js";
 export { type PeerConfig } from "./peer.js";
 export { Device, deviceRegionSize, POLL_INTERVAL, DEFAULT_LOAD_THRESHOLD, type DeviceAction, type DeviceOptions, type PeerStats } from "./device.js";
 // ---- end of protocol core exports ----
