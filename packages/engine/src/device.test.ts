@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ipv4, World, type Node } from "../test/harness.js";
-import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_TIME } from "./constants.js";
-import { K_RECV_KEY_BYTE, K_SEND_KEY_BYTE, P_CURRENT, P_NEXT } from "./shared-tables.js";
+import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT } from "./constants.js";
+import { K_RECV_KEY_BYTE, K_SEND_HI, K_SEND_KEY_BYTE, K_SEND_LO, P_CURRENT, P_FLAGS, P_NEXT, PEER_WANT_HANDSHAKE } from "./shared-tables.js";
 import { defaultJitter } from "./timers.js";
+import { parseEndpoint } from "./endpoint.js";
+import { HANDSHAKE_BURST } from "./ratelimiter.js";
 
 function pair(opts: { persistentKeepalive?: number } = {}) {
   const w = new World();
@@ -207,5 +209,72 @@ describe("Device timers in virtual time", () => {
       }
       expect(t.i32[t.peerWord(0, P_CURRENT)]).toBe(-1);
     }
+  });
+});
+
+describe("Device message limits and load", () => {
+  it("REKEY_AFTER_MESSAGES asks for a new handshake; REJECT_AFTER_MESSAGES is never crossed, on either side", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    const t = a.device.tables;
+    const slot = t.i32[t.peerWord(0, P_CURRENT)];
+    // Jump the send counter to just below 2^60.
+    t.i32[t.keypairWord(slot, K_SEND_LO)] = -1;
+    t.i32[t.keypairWord(slot, K_SEND_HI)] = 2 ** 28 - 1;
+    const initiations = sentKinds(a, "initiation").length;
+    expect(w.sendData(a, b, [ipv4(a.vip, b.vip, 10)])).toBe(1);
+    expect(t.i32[t.peerWord(0, P_FLAGS)] & PEER_WANT_HANDSHAKE).toBe(0); // 2^60 - 1 is still fine
+    expect(w.sendData(a, b, [ipv4(a.vip, b.vip, 10)])).toBe(1); // counter 2^60
+    expect(t.i32[t.peerWord(0, P_FLAGS)] & PEER_WANT_HANDSHAKE).toBe(PEER_WANT_HANDSHAKE);
+    w.inflight.length = 0;
+    w.clock.advance(REKEY_TIMEOUT);
+    w.tick();
+    expect(sentKinds(a, "initiation").length).toBe(initiations + 1);
+
+    // A fresh session; push its counter to REJECT_AFTER_MESSAGES - 1 = 2^64 - 2^13 - 2.
+    const s2 = t.i32[t.peerWord(0, P_CURRENT)];
+    expect(s2).not.toBe(slot);
+    t.i32[t.keypairWord(s2, K_SEND_LO)] = 0xffffdffe | 0;
+    t.i32[t.keypairWord(s2, K_SEND_HI)] = -1;
+    const [last] = a.plane.seal(0, [ipv4(a.vip, b.vip, 10)], w.clock.now());
+    expect(last).not.toBeNull();
+    expect(a.plane.seal(0, [ipv4(a.vip, b.vip, 10)], w.clock.now())).toEqual([null]);
+    // The receiver refuses a datagram claiming a counter at the limit, before any decryption.
+    const forged = last!.slice();
+    forged.set([0xff, 0xdf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 8);
+    expect(b.plane.open([forged], a.endpoint, w.clock.now())[0].peer).toBe(-1);
+    expect(b.plane.open([last!], a.endpoint, w.clock.now())[0].peer).toBe(0);
+  });
+
+  it("above the load threshold, initiations without MAC2 get cookie replies; the per-source limit applies", () => {
+    const w = new World();
+    const b = w.addNode("b", "100.64.0.2", { loadThreshold: 3 });
+    const others = Array.from({ length: 12 }, (_, k) => w.addNode(`p${k}`, `100.64.1.${k}`));
+    for (const o of others) w.connect(o, b);
+    const common = parseEndpoint("198.18.7.7:40000"); // every initiator behind one address
+    const deliver = (o: Node) => {
+      const i = w.inflight.findIndex((d) => d.to === b);
+      const { bytes } = w.inflight.splice(i, 1)[0];
+      return b.device.handleHandshakeMessage(bytes, common, w.clock.now())[0];
+    };
+    const answers = others.map((o) => {
+      w.apply(o, o.device.initiate(0, 0));
+      return deliver(o);
+    });
+    expect(answers.slice(0, 3).every((x) => x.type === "send" && x.message === "response")).toBe(true);
+    expect(answers.slice(3).every((x) => x.type === "send" && x.message === "cookie-reply")).toBe(true);
+    // The cookie-replied initiators learn their cookie; their retries carry MAC2.
+    others.slice(3).forEach((o, k) => o.device.handleHandshakeMessage((answers[3 + k] as { bytes: Uint8Array }).bytes, b.endpoint, 0));
+    w.inflight.length = 0;
+    w.clock.advance(REKEY_TIMEOUT);
+    const retries = others.slice(3).map((o) => {
+      w.apply(o, o.device.tick(w.clock.now()));
+      return deliver(o);
+    });
+    // 3 retries fit under the threshold; past it MAC2 is valid, and the source's bucket (5) decides.
+    const responses = retries.filter((x) => x.type === "send" && x.message === "response").length;
+    const floods = retries.filter((x) => x.type === "rejected" && x.reason === "flood").length;
+    expect([responses, floods]).toEqual([3 + HANDSHAKE_BURST, 9 - 3 - HANDSHAKE_BURST]);
+    w.inflight.length = 0;
   });
 });

@@ -121,6 +121,12 @@ function requestHandshake(t: SharedTables, peer: number): void {
   Atomics.or(t.i32, t.peerWord(peer, P_FLAGS), PEER_WANT_HANDSHAKE);
 }
 
+/** Mark packets [from, to) of `b` unsendable and ask the control plane for a handshake. */
+function unsendable(t: SharedTables, b: TransportBatch, from: number, to: number, peer: number): void {
+  b.lengths.fill(0, from, to);
+  requestHandshake(t, peer);
+}
+
 /**
  * Prepare the packets of `b` for sealing with their peers' current keypair: reserve a
  * counter each, write the transport header at data-16, zero-pad the plaintext to a
@@ -128,52 +134,70 @@ function requestHandshake(t: SharedTables, peer: number): void {
  * Returns the number of descriptors to pass to `sealBatch`. A packet without a usable
  * keypair gets length 0 and asks the control plane for a handshake (PEER_WANT_HANDSHAKE);
  * so does one that crosses REKEY_AFTER_MESSAGES or, as initiator, REKEY_AFTER_TIME.
+ * Consecutive packets to the same peer share one lookup and one counter reservation.
  */
 export function prepareSeal(t: SharedTables, b: TransportBatch, now: number): number {
   const { i32, u8, f64 } = t;
   let n = 0;
-  for (let i = 0; i < b.count; i++) {
+  for (let i = 0; i < b.count; ) {
     const peer = b.peers[i];
-    const len = b.lengths[i];
-    b.lengths[i] = 0;
+    let end = i + 1;
+    while (end < b.count && b.peers[end] === peer) end++;
     const slot = Atomics.load(i32, t.peerWord(peer, P_CURRENT));
     if (slot < 0) {
-      requestHandshake(t, peer);
+      unsendable(t, b, i, end, peer);
+      i = end;
       continue;
     }
     const fw = t.keypairWord(slot, K_FLAGS);
     const flags = Atomics.load(i32, fw);
     const age = now - f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3];
     if ((flags & (KP_VALID | KP_SEND_ALLOWED | KP_EXPIRED)) !== (KP_VALID | KP_SEND_ALLOWED) || age >= REJECT_AFTER_TIME) {
-      requestHandshake(t, peer);
+      unsendable(t, b, i, end, peer);
+      i = end;
       continue;
     }
+    // Reserve the whole run's counters at once, never reaching REJECT_AFTER_MESSAGES.
     const lockWord = t.keypairWord(slot, K_SEND_LOCK);
     t.lock(lockWord);
-    const lo = i32[lockWord - K_SEND_LOCK + K_SEND_LO] >>> 0;
-    const hi = i32[lockWord - K_SEND_LOCK + K_SEND_HI] >>> 0;
-    if (hi === REJECT_HI && lo >= REJECT_LO) {
-      t.unlock(lockWord);
-      requestHandshake(t, peer);
-      continue;
-    }
-    i32[lockWord - K_SEND_LOCK + K_SEND_LO] = lo + 1;
-    if (lo === 0xffffffff) i32[lockWord - K_SEND_LOCK + K_SEND_HI] = hi + 1;
+    let lo = i32[lockWord - K_SEND_LOCK + K_SEND_LO] >>> 0;
+    let hi = i32[lockWord - K_SEND_LOCK + K_SEND_HI] >>> 0;
+    const available = hi === REJECT_HI ? Math.max(0, REJECT_LO - lo) : Infinity;
+    const take = Math.min(end - i, available);
+    const nextLo = lo + take;
+    i32[lockWord - K_SEND_LOCK + K_SEND_LO] = nextLo;
+    if (nextLo > 0xffffffff) i32[lockWord - K_SEND_LOCK + K_SEND_HI] = hi + 1;
     t.unlock(lockWord);
-    if ((hi >= REKEY_HI || ((flags & KP_INITIATOR) !== 0 && age >= REKEY_AFTER_TIME)) && (Atomics.or(i32, fw, KP_REKEY_REQUESTED) & KP_REKEY_REQUESTED) === 0) {
+    const lastHi = take > 0 && lo + take - 1 > 0xffffffff ? hi + 1 : hi; // of the last counter used
+    if ((lastHi >= REKEY_HI || ((flags & KP_INITIATOR) !== 0 && age >= REKEY_AFTER_TIME)) && (Atomics.or(i32, fw, KP_REKEY_REQUESTED) & KP_REKEY_REQUESTED) === 0) {
       requestHandshake(t, peer);
     }
-    const data = b.data[i];
-    const padded = Math.max(len, Math.min((len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1), b.mtu));
-    u8.fill(0, data + len, data + padded);
-    writeTransportHeader(u8, data - TRANSPORT_HEADER_SIZE, i32[t.keypairWord(slot, K_REMOTE_INDEX)] >>> 0, lo, hi);
-    writeDesc(i32, b.descPtr, n, t.keypairByte(slot, K_SEND_KEY_BYTE), lo, hi, data, padded);
-    b.descPacket[n++] = i;
-    const wire = TRANSPORT_HEADER_SIZE + padded + TAG_SIZE;
-    b.lengths[i] = wire;
-    add64(i32, t.peerWord(peer, P_TX_BYTES_LO), wire);
-    Atomics.add(i32, t.peerWord(peer, P_TX_PACKETS), 1);
-    if (len > 0) Atomics.add(i32, t.peerWord(peer, P_TX_DATA), 1);
+    const keyPtr = t.keypairByte(slot, K_SEND_KEY_BYTE);
+    const remoteIndex = i32[t.keypairWord(slot, K_REMOTE_INDEX)] >>> 0;
+    let bytes = 0;
+    let data = 0;
+    for (let k = i; k < i + take; k++) {
+      const len = b.lengths[k];
+      const at = b.data[k];
+      const padded = Math.max(len, Math.min((len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1), b.mtu));
+      u8.fill(0, at + len, at + padded);
+      writeTransportHeader(u8, at - TRANSPORT_HEADER_SIZE, remoteIndex, lo, hi);
+      writeDesc(i32, b.descPtr, n, keyPtr, lo, hi, at, padded);
+      b.descPacket[n++] = k;
+      const wire = TRANSPORT_HEADER_SIZE + padded + TAG_SIZE;
+      b.lengths[k] = wire;
+      bytes += wire;
+      if (len > 0) data++;
+      lo = (lo + 1) >>> 0;
+      if (lo === 0) hi++;
+    }
+    if (take < end - i) unsendable(t, b, i + take, end, peer);
+    if (take > 0) {
+      add64(i32, t.peerWord(peer, P_TX_BYTES_LO), bytes);
+      Atomics.add(i32, t.peerWord(peer, P_TX_PACKETS), take);
+      if (data > 0) Atomics.add(i32, t.peerWord(peer, P_TX_DATA), data);
+    }
+    i = end;
   }
   return n;
 }
@@ -257,6 +281,11 @@ function updateEndpoint(t: SharedTables, peer: number, src: number): void {
 export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowedIps: Int32Array): number {
   const { i32, u8 } = t;
   let delivered = 0;
+  // Counters are added once per run of packets from the same peer.
+  let runPeer = -1;
+  let runBytes = 0;
+  let runPackets = 0;
+  let runData = 0;
   for (let j = 0; j < n; j++) {
     const i = b.descPacket[j];
     const slot = b.peers[i];
@@ -276,13 +305,18 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     if (peer < 0) continue;
     if (Atomics.load(i32, t.peerWord(peer, P_NEXT)) === slot) confirmNext(t, peer, slot);
     if (b.sources[i] !== 0) updateEndpoint(t, peer, b.sources[i]);
-    add64(i32, t.peerWord(peer, P_RX_BYTES_LO), len);
-    Atomics.add(i32, t.peerWord(peer, P_RX_PACKETS), 1);
+    if (peer !== runPeer) {
+      addRxCounters(t, runPeer, runBytes, runPackets, runData);
+      runPeer = peer;
+      runBytes = runPackets = runData = 0;
+    }
+    runBytes += len;
+    runPackets++;
     b.peers[i] = peer;
     const plain = len - TRANSPORT_MIN_SIZE;
     if (plain === 0) continue; // keepalive: authenticated, nothing to deliver
     // Counted before the source check, like any data packet that authenticated (timers).
-    Atomics.add(i32, t.peerWord(peer, P_RX_DATA), 1);
+    runData++;
     const inner = innerLength(u8, d + TRANSPORT_HEADER_SIZE, plain);
     if (inner === 0 || lookupPacket(allowedIps, u8, d + TRANSPORT_HEADER_SIZE, inner, "source") !== peer) {
       b.peers[i] = -1;
@@ -291,5 +325,13 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     b.lengths[i] = inner;
     delivered++;
   }
+  addRxCounters(t, runPeer, runBytes, runPackets, runData);
   return delivered;
+}
+
+function addRxCounters(t: SharedTables, peer: number, bytes: number, packets: number, data: number): void {
+  if (peer < 0 || packets === 0) return;
+  add64(t.i32, t.peerWord(peer, P_RX_BYTES_LO), bytes);
+  Atomics.add(t.i32, t.peerWord(peer, P_RX_PACKETS), packets);
+  if (data > 0) Atomics.add(t.i32, t.peerWord(peer, P_RX_DATA), data);
 }
