@@ -47,7 +47,7 @@ export function show(key: string, value: unknown): string {
 
 /** Any key that names a secret, including misspellings of one, so a typo cannot leak it. */
 function looksSecret(key: string): boolean {
-  return SECRET_KEYS.has(key) || /priv|psk|preshared|secret/i.test(key);
+  return SECRET_KEYS.has(key) || (/priv|psk|preshared|secret/i.test(key) && !key.endsWith("_file"));
 }
 
 /** Throws a `ConfigError` for `section.key` holding `value`. */
