@@ -122,6 +122,18 @@ describe("taltun up: configuration errors", () => {
     expect(k.stderr).toMatch(/^taltun: config error: interface.private_key_file: does not hold a key/);
   });
 
+  it("gives flag mistakes the same treatment: one line, exit 2", async () => {
+    const f = file(hubToml());
+    const fmt = await taltun(["up", f, "--log-format", "xml"]);
+    expect(fmt).toMatchObject({ code: 2, stderr: 'taltun: config error: --log-format: must be "text" or "json" (got "xml")\n' });
+    const level = await taltun(["up", f, "--log-level", "loud"]);
+    expect(level.code).toBe(2);
+    expect(level.stderr).toMatch(/^taltun: config error: interface.log_level: must be one of .* \(got "loud"\)\n$/);
+    const unknown = await taltun(["up", f, "--tun-nmae", "x"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Did you mean --tun-name?");
+  });
+
   it("never prints the private key, whatever happens", async () => {
     const outputs = await Promise.all([
       taltun(["up", file(hubToml())]),
