@@ -5,11 +5,13 @@
 import { ConfigError, type LogFormat, type RunningInterface, createLogger, startInterface } from "@taltun/engine";
 import type { Command } from "commander";
 import { loadConfig } from "../config-file.js";
+import { summarize } from "../config-summary.js";
 import { CliError, action } from "../errors.js";
 import { isAlive, isTaltunUp, pidFilePath, readPidFile, removeOwnPidFile, writePidFile } from "../pidfile.js";
 
 interface UpFlags extends Record<string, unknown> {
   logFormat: string;
+  check?: boolean;
 }
 
 export function registerUp(program: Command): void {
@@ -28,6 +30,7 @@ export function registerUp(program: Command): void {
     .option("--workers <n>", "data-plane worker threads (default: one per core)")
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .option("--log-format <format>", "log lines as text (default) or json", "text")
+    .option("--check", "validate the configuration (with the flags), print it without secrets, and exit")
     .action(action(async (file: string, flags: UpFlags) => up(file, flags)));
 }
 
@@ -36,6 +39,10 @@ async function up(file: string, flags: UpFlags): Promise<void> {
   const config = loadConfig(file, flags);
   if (flags.logFormat !== "text" && flags.logFormat !== "json") {
     throw new ConfigError("--log-format", JSON.stringify(flags.logFormat), 'must be "text" or "json"');
+  }
+  if (flags.check) {
+    process.stdout.write(summarize(config));
+    return;
   }
   const name = config.interface.tunName;
   const logger = createLogger({ level: config.interface.logLevel, format: flags.logFormat as LogFormat }).child({ tun: name });
