@@ -14,6 +14,8 @@ if (process.getuid?.() !== 0) throw new Error("the demo tests need root (they cr
 
 const sh = (file: string, args: string[]) => execFileSync(file, args, { encoding: "utf8" });
 const namespaces = () => sh("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter(Boolean);
+// Other tests on the machine make namespaces too: look only at those of one demo run.
+const demoNamespaces = (id: number) => namespaces().filter((n) => n.startsWith("tt-demo-") && n.endsWith(`-${id}`));
 const demoDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith("taltun-demo-")).sort();
 const taltunChildren = () => sh("ps", ["-eo", "args"]).split("\n").filter((l) => /taltun-demo-.*\.toml/.test(l));
 // Ids unlikely to be a live pid, so these namespaces never collide with a real demo's.
@@ -75,7 +77,7 @@ describe("demo configurations", () => {
 
 describe("taltun demo", () => {
   it("cleans up everything when a step fails (here: taltun up cannot start)", async () => {
-    const before = { ns: namespaces(), dirs: demoDirs(), children: taltunChildren() };
+    const before = { dirs: demoDirs(), children: taltunChildren() };
     // Until the data plane lands, every `taltun up` exits at once: the demo must fail cleanly.
     let error: unknown;
     try {
@@ -84,14 +86,14 @@ describe("taltun demo", () => {
       error = e;
     }
     if (error) expect(String(error)).toMatch(/exited|handshake/);
-    expect(namespaces()).toEqual(before.ns);
+    expect(demoNamespaces(process.pid)).toEqual([]);
     expect(demoDirs()).toEqual(before.dirs);
     expect(taltunChildren()).toEqual(before.children);
     expect(readdirSync("/var/run/wireguard").filter((f) => f.startsWith(`tt${process.pid}`))).toEqual([]);
   });
 
   it("cleans up everything when interrupted", async () => {
-    const before = { ns: namespaces(), dirs: demoDirs() };
+    const before = { dirs: demoDirs() };
     const p = spawn(process.execPath, [CLI, "demo", "--seconds", "1"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
@@ -105,7 +107,7 @@ describe("taltun demo", () => {
     expect(code).toBe(130);
     expect(out).toMatch(/SIGINT: stopping and cleaning up/);
     expect(err).toMatch(/^taltun: demo interrupted by SIGINT/);
-    expect(namespaces()).toEqual(before.ns);
+    expect(demoNamespaces(p.pid!)).toEqual([]);
     expect(demoDirs()).toEqual(before.dirs);
     expect(readdirSync("/var/run/wireguard").filter((f) => f.startsWith(`tt${p.pid}`))).toEqual([]);
   });
