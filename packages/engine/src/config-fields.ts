@@ -42,12 +42,12 @@ export function show(key: string, value: unknown): string {
   const last = key.replace(/\[\d+\]$/, "").split(".").pop() ?? key;
   if (value !== undefined && looksSecret(last)) return REDACTED;
   if (value === undefined) return "nothing";
-  return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  return typeof value === "bigint" ? String(value) : JSON.stringify(value) ?? String(value);
 }
 
 /** Any key that names a secret, including misspellings of one, so a typo cannot leak it. */
 function looksSecret(key: string): boolean {
-  return SECRET_KEYS.has(key) || /priv|psk|preshared|secret/i.test(key);
+  return SECRET_KEYS.has(key) || (/priv|psk|preshared|secret/i.test(key) && !key.endsWith("_file"));
 }
 
 /** Throws a `ConfigError` for `section.key` holding `value`. */

@@ -50,7 +50,8 @@ export async function uapiListen(iface: string, device: UapiDevice, options: Uap
   const path = uapiSocketPath(iface, dir);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   await takeOverStale(path);
-  const server = createServer((sock) => serve(sock, device, options.logger));
+  // Half-open: a client may shut its side after the request and still read the answer.
+  const server = createServer({ allowHalfOpen: true }, (sock) => serve(sock, device, options.logger));
   // The socket grants control of the tunnel: create it private rather than chmod it later.
   const umask = process.umask(0o077);
   try {

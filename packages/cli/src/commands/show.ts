@@ -2,12 +2,14 @@
  * `taltun show [iface] [--json]`: peers, endpoints, handshakes, bytes and current rates of
  * running interfaces, read through their UAPI sockets (two samples, about a second apart).
  */
+import { constants } from "node:os";
 import { type DeviceSnapshot, UAPI_DIR, UapiError, uapiGet, uapiInterfaces } from "@taltun/engine";
 import type { Command } from "commander";
 import { CliError, action } from "../errors.js";
 import { type InterfaceView, formatView, viewOf } from "../show-format.js";
 
 const SAMPLE_MS = 1000;
+const { errno } = constants;
 
 export function registerShow(program: Command): void {
   program
@@ -25,7 +27,7 @@ export async function sample(names: string[], named: boolean): Promise<Interface
       return await uapiGet(n);
     } catch (e) {
       if (!named) return null;
-      if (e instanceof UapiError && (e.errno === 2 || e.errno === 111)) {
+      if (e instanceof UapiError && (e.errno === errno.ENOENT || e.errno === errno.ECONNREFUSED)) {
         throw new CliError(`${n} is not running (nothing answers on ${UAPI_DIR}/${n}.sock)`);
       }
       throw new CliError(`${n}: ${e instanceof Error ? e.message : String(e)}`);

@@ -2,14 +2,16 @@
  * `taltun up <config.toml>`: validates the configuration, starts the interface, writes the
  * pid file, and stops cleanly on SIGINT/SIGTERM.
  */
-import { type LogFormat, type RunningInterface, createLogger, startInterface } from "@taltun/engine";
-import { type Command, Option } from "commander";
+import { ConfigError, type LogFormat, type RunningInterface, createLogger, startInterface } from "@taltun/engine";
+import type { Command } from "commander";
 import { loadConfig } from "../config-file.js";
+import { summarize } from "../config-summary.js";
 import { CliError, action } from "../errors.js";
 import { isAlive, isTaltunUp, pidFilePath, readPidFile, removeOwnPidFile, writePidFile } from "../pidfile.js";
 
 interface UpFlags extends Record<string, unknown> {
-  logFormat: LogFormat;
+  logFormat: string;
+  check?: boolean;
 }
 
 export function registerUp(program: Command): void {
@@ -17,7 +19,7 @@ export function registerUp(program: Command): void {
     .command("up")
     .description("bring an interface up from a TOML configuration; flags override its [interface] keys")
     .argument("<config>", "configuration file (TOML)")
-    .addOption(new Option("--mode <mode>", "server or client").choices(["server", "client"]))
+    .option("--mode <mode>", "server or client")
     .option("--tun-name <name>", "TUN device name (1-15 characters)")
     .option("--local-addr <ip:port>", "UDP address to bind, e.g. 0.0.0.0:51820")
     .option("--listen-port <port>", "UDP port (instead of local_addr's)")
@@ -26,15 +28,24 @@ export function registerUp(program: Command): void {
     .option("--mtu <bytes>", "TUN MTU (default 1420)")
     .option("--routes <cidrs>", "comma-separated prefixes routed into the tunnel")
     .option("--workers <n>", "data-plane worker threads (default: one per core)")
-    .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "silent"]))
-    .addOption(new Option("--log-format <format>", "log line format").choices(["text", "json"]).default("text"))
+    .option("--log-level <level>", "trace, debug, info, warn, error or silent")
+    .option("--log-format <format>", "log lines as text (default) or json", "text")
+    .option("--check", "validate the configuration (with the flags), print it without secrets, and exit")
     .action(action(async (file: string, flags: UpFlags) => up(file, flags)));
 }
 
 async function up(file: string, flags: UpFlags): Promise<void> {
+  // Flag values are checked by the same validation as the file, so every error reads alike.
   const config = loadConfig(file, flags);
+  if (flags.logFormat !== "text" && flags.logFormat !== "json") {
+    throw new ConfigError("--log-format", JSON.stringify(flags.logFormat), 'must be "text" or "json"');
+  }
+  if (flags.check) {
+    process.stdout.write(summarize(config));
+    return;
+  }
   const name = config.interface.tunName;
-  const logger = createLogger({ level: config.interface.logLevel, format: flags.logFormat }).child({ tun: name });
+  const logger = createLogger({ level: config.interface.logLevel, format: flags.logFormat as LogFormat }).child({ tun: name });
   const other = readPidFile(name);
   if (other !== null && other !== process.pid && isAlive(other) && isTaltunUp(other)) {
     throw new CliError(`${name} is already up (pid ${other}); stop it with \`taltun down ${name}\``);

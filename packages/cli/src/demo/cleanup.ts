@@ -1,6 +1,6 @@
 /**
  * A stack of undo steps for everything the demo creates (namespaces, processes, files), run
- * in reverse order at the end, on failure, and on SIGINT/SIGTERM, so nothing is left behind.
+ * in reverse order at the end, whether the demo succeeded, failed or was interrupted.
  */
 
 /** Undo steps, run last-in first-out, each at most once. */
@@ -31,22 +31,5 @@ export class Cleanup {
       return failed;
     })();
     return this.running;
-  }
-
-  /**
-   * Runs the cleanup and exits when the process is interrupted or terminated; returns a
-   * function that removes the handlers again.
-   */
-  onSignals(onInterrupt: (signal: NodeJS.Signals) => void = () => {}): () => void {
-    const handler = (signal: NodeJS.Signals) => {
-      onInterrupt(signal);
-      void this.run().then(() => process.exit(signal === "SIGINT" ? 130 : 143));
-    };
-    process.on("SIGINT", handler);
-    process.on("SIGTERM", handler);
-    return () => {
-      process.off("SIGINT", handler);
-      process.off("SIGTERM", handler);
-    };
   }
 }

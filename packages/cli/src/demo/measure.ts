@@ -1,6 +1,6 @@
 /** The demo's measurements through the tunnel: ping (latency, loss) and iperf3 (throughput). */
 import { spawn } from "node:child_process";
-import { inNs } from "./exec.js";
+import { CommandError, inNs } from "./exec.js";
 import type { StatusLine } from "./progress.js";
 
 /** What `ping` reported. */
@@ -19,10 +19,12 @@ export function parsePing(out: string): PingResult {
 }
 
 /** Pings `to` from namespace `ns`: `count` packets, 0.2 s apart, bounded in time. */
-export async function ping(ns: string, to: string, count = 5): Promise<PingResult> {
-  const out = await inNs(ns, "ping", ["-c", String(count), "-i", "0.2", "-W", "2", "-n", to], (count + 5) * 1000).catch(
-    (e: { stderr?: string; message: string }) => e.stderr ?? e.message,
-  );
+export async function ping(ns: string, to: string, signal: AbortSignal, count = 5): Promise<PingResult> {
+  const out = await inNs(ns, "ping", ["-c", String(count), "-i", "0.2", "-W", "2", "-n", to], (count + 5) * 1000, signal).catch((e: unknown) => {
+    signal.throwIfAborted();
+    // No reply at all makes ping exit 1; its summary is still the answer.
+    return e instanceof CommandError ? e.stdout : String(e);
+  });
   return parsePing(out);
 }
 
@@ -35,13 +37,16 @@ export function parseIperfLine(line: string): { mbps: number; receiver: boolean 
 /**
  * Runs `iperf3 -c` in `ns` against a server at `to` for `seconds`, updating `status` each
  * second with the current rate; returns the receiver's average in Mbit/s (null on failure).
- * A timer kills the client if it overruns, so the load always stops.
+ * A timer kills the client if it overruns, and an abort kills it at once, so the load
+ * always stops.
  */
-export function iperf(ns: string, to: string, port: number, seconds: number, status: StatusLine): Promise<number | null> {
+export function iperf(ns: string, to: string, port: number, seconds: number, status: StatusLine, signal: AbortSignal): Promise<number | null> {
   return new Promise((resolve) => {
     const p = spawn("ip", ["netns", "exec", ns, "iperf3", "-c", to, "-p", String(port), "-t", String(seconds), "-i", "1", "-f", "m", "--forceflush"], {
       stdio: ["ignore", "pipe", "pipe"],
+      signal,
     });
+    p.on("error", () => {}); // an abort kills it; "exit" below still settles
     const killer = setTimeout(() => p.kill("SIGKILL"), (seconds + 10) * 1000);
     let result: number | null = null;
     let second = 0;

@@ -1,10 +1,12 @@
 /**
  * One status line that updates in place on a terminal; on a pipe or a file (CI logs)
- * every update is a plain line instead, so nothing is lost to carriage returns.
+ * updates are plain lines instead, at most one a second, so nothing is lost to carriage
+ * returns and a log is not flooded.
  */
 export class StatusLine {
   private readonly tty: boolean;
   private shown = false;
+  private lastPlain = 0;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stdout) {
     this.tty = out.isTTY === true;
@@ -15,7 +17,8 @@ export class StatusLine {
     if (this.tty) {
       this.out.write(`\r\x1b[K${text}`);
       this.shown = true;
-    } else {
+    } else if (Date.now() - this.lastPlain >= 1000) {
+      this.lastPlain = Date.now();
       this.out.write(`${text}\n`);
     }
   }

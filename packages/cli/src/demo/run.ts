@@ -14,7 +14,8 @@ import { pidFilePath } from "../pidfile.js";
 import { bytes } from "../show-format.js";
 import { Cleanup } from "./cleanup.js";
 import { type DemoNode, writeDemoConfigs } from "./configs.js";
-import { ping, iperf } from "./measure.js";
+import { inNs } from "./exec.js";
+import { iperf, ping } from "./measure.js";
 import { checkPreconditions } from "./preconditions.js";
 import { type Child, logTail, startInNs } from "./processes.js";
 import { StatusLine } from "./progress.js";
@@ -40,42 +41,57 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const id = process.pid;
   const status = new StatusLine();
   const cleanup = new Cleanup();
-  const offSignals = cleanup.onSignals((signal) => status.done(`${signal}: stopping and cleaning up`));
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) return;
+    status.done(`${signal}: stopping and cleaning up`);
+    // The running step sees the abort and throws; `finally` below then cleans up.
+    abort.abort(new CliError(`demo interrupted by ${signal}; everything it created is removed`, signal === "SIGINT" ? 130 : 143));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const { signal } = abort;
   try {
     const dir = mkdtempSync(join(tmpdir(), "taltun-demo-"));
     cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
     status.update("creating namespaces tt-demo-*-" + id);
-    const topology = await createTopology(id, cleanup);
+    const topology = await createTopology(id, cleanup, signal);
     const nodes = writeDemoConfigs(topology, id, dir);
     status.done(`namespaces ${[topology.hubNs, ...topology.spokes.map((s) => s.ns)].join(", ")} ready; configs in ${dir}`);
+    signal.throwIfAborted();
     for (const n of nodes) cleanup.defer(`remove leftovers of ${n.tunName}`, () => removeLeftovers(n.tunName));
     const children = nodes.map((n) =>
       startInNs(`taltun up ${n.tunName}`, n.ns, [process.execPath, cliPath, "up", n.configFile], join(dir, `${n.tunName}.log`), cleanup),
     );
-    const handshakes = await waitForHandshakes(nodes, children, status);
+    const handshakes = await waitForHandshakes(nodes, children, status, signal);
     const [, a, b] = nodes;
     status.update(`ping ${a.vip} -> ${b.vip} through the hub`);
-    const p = await ping(topology.spokes[0].ns, b.vip);
+    const p = await ping(topology.spokes[0].ns, b.vip, signal);
     status.done(`ping ${a.vip} -> ${b.vip}: ${p.received}/${p.sent} replies${p.avgMs === null ? "" : `, avg ${p.avgMs} ms`}`);
-    const server = startInNs("iperf3 server", b.ns, ["iperf3", "-s", "-1", "-B", b.vip, "-p", String(IPERF_PORT)], join(dir, "iperf3-server.log"), cleanup);
-    await waitForLog(server, /Server listening/, 5000);
-    const mbps = await iperf(a.ns, b.vip, IPERF_PORT, seconds, status);
+    const server = startInNs("iperf3 server", b.ns, ["iperf3", "-s", "-1", "--forceflush", "-B", b.vip, "-p", String(IPERF_PORT)], join(dir, "iperf3-server.log"), cleanup);
+    await waitForLog(server, /Server listening/, 5000, signal);
+    const mbps = await iperf(a.ns, b.vip, IPERF_PORT, seconds, status, signal);
+    signal.throwIfAborted();
     status.done(`throughput ${a.vip} -> ${b.vip}: ${mbps === null ? "failed" : `${mbps} Mbit/s`}`);
     const hub = await uapiGet(nodes[0].tunName).catch(() => null);
-    printSummary(nodes, handshakes, p, mbps, seconds, hub?.peers.reduce((s, x) => s + x.rxBytes, 0) ?? null);
+    // Read back rather than assumed: the relay claim in the summary must be true.
+    const forward = (await inNs(topology.hubNs, "sysctl", ["-n", "net.ipv4.ip_forward"])).trim();
+    printSummary(nodes, { handshakes, ping: p, mbps, seconds, hubRx: hub?.peers.reduce((s, x) => s + x.rxBytes, 0) ?? null, forward });
     if (p.received === 0) throw new CliError("demo: no ping reply crossed the hub; see the table above");
   } finally {
-    offSignals();
     const failed = await cleanup.run();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     for (const f of failed) process.stderr.write(`taltun: demo cleanup: ${f}\n`);
   }
 }
 
 /** Waits until each spoke has completed a handshake with the hub; returns seconds each took. */
-async function waitForHandshakes(nodes: DemoNode[], children: Child[], status: StatusLine): Promise<number[]> {
+async function waitForHandshakes(nodes: DemoNode[], children: Child[], status: StatusLine, signal: AbortSignal): Promise<number[]> {
   const start = Date.now();
   const took: Array<number | undefined> = nodes.slice(1).map(() => undefined);
   while (took.some((t) => t === undefined)) {
+    signal.throwIfAborted();
     const dead = children.find((c) => c.process.exitCode !== null || c.process.signalCode !== null);
     if (dead) throw new CliError(`demo: ${dead.name} exited (${dead.process.exitCode ?? dead.process.signalCode}):\n${logTail(dead)}`);
     if (Date.now() - start > HANDSHAKE_TIMEOUT_MS) {
@@ -94,9 +110,10 @@ async function waitForHandshakes(nodes: DemoNode[], children: Child[], status: S
 }
 
 /** Waits for a line matching `pattern` in a child's log (a server saying it listens). */
-async function waitForLog(child: Child, pattern: RegExp, timeoutMs: number): Promise<void> {
+async function waitForLog(child: Child, pattern: RegExp, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(logTail(child, 20))) {
+    signal.throwIfAborted();
     if (Date.now() > deadline) throw new CliError(`demo: ${child.name} did not start:\n${logTail(child)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -107,15 +124,29 @@ function removeLeftovers(tunName: string): void {
   for (const f of [uapiSocketPath(tunName), pidFilePath(tunName)]) if (existsSync(f)) rmSync(f, { force: true });
 }
 
-function printSummary(nodes: DemoNode[], handshakes: number[], p: { sent: number; received: number; avgMs: number | null }, mbps: number | null, seconds: number, hubRx: number | null): void {
+/** What the summary table reports. */
+interface Results {
+  handshakes: number[];
+  ping: { sent: number; received: number; avgMs: number | null };
+  mbps: number | null;
+  seconds: number;
+  hubRx: number | null;
+  /** The hub's net.ipv4.ip_forward. */
+  forward: string;
+}
+
+function printSummary(nodes: DemoNode[], r: Results): void {
   const [hub, a, b] = nodes;
+  const { ping: p } = r;
   const rows: Array<[string, string]> = [
-    ...handshakes.map((t, i): [string, string] => [`handshake ${nodes[i + 1].tunName} <-> ${hub.tunName}`, `${t.toFixed(1)} s`]),
-    [`ping ${a.vip} -> ${b.vip} (hub relay)`, `${p.received}/${p.sent} replies${p.avgMs === null ? "" : `, avg ${p.avgMs} ms`}`],
-    [`iperf3 ${a.vip} -> ${b.vip}`, mbps === null ? "failed" : `${mbps} Mbit/s over ${seconds} s`],
-    [`hub received (all peers)`, hubRx === null ? "unknown" : bytes(hubRx)],
-    ["hub ip_forward", "0: spokes reach each other only through Taltun's relay"],
+    ...r.handshakes.map((t, i): [string, string] => [`handshake ${nodes[i + 1].tunName} <-> ${hub.tunName}`, `${t.toFixed(1)} s`]),
+    [`ping ${a.vip} -> ${b.vip} (via hub)`, `${p.received}/${p.sent} replies${p.avgMs === null ? "" : `, avg ${p.avgMs} ms`}`],
+    [`iperf3 ${a.vip} -> ${b.vip}`, r.mbps === null ? "failed" : `${r.mbps} Mbit/s over ${r.seconds} s`],
+    ["hub received (all peers)", r.hubRx === null ? "unknown" : bytes(r.hubRx)],
+    ["hub ip_forward", r.forward === "0" ? "0: the hub relays spoke to spoke in user space" : `${r.forward}: the kernel forwarded`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
-  process.stdout.write(`\n${"".padEnd(w + 2, "-")}\n${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n")}\n${"".padEnd(w + 2, "-")}\n`);
+  const lines = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`);
+  const rule = "-".repeat(Math.max(...lines.map((l) => l.length)));
+  process.stdout.write(`\n${rule}\n${lines.join("\n")}\n${rule}\n`);
 }

@@ -4,7 +4,7 @@
  * reach each other except through the tunnel, relayed by the hub.
  */
 import type { Cleanup } from "./cleanup.js";
-import { inNs, run } from "./exec.js";
+import { run } from "./exec.js";
 
 /** One spoke: its namespace, its underlay address and the hub's address on their link. */
 export interface SpokeNet {
@@ -26,29 +26,33 @@ export function namespaceNames(id: number): string[] {
 }
 
 /**
- * Creates the namespaces and links; every creation first registers its undo in `cleanup`,
- * so a failure half-way leaves nothing behind once the cleanup runs.
+ * Creates the namespaces and links, registering each namespace's removal in `cleanup`
+ * (which also removes the veth ends in it), so a failure half-way leaves nothing behind
+ * once the cleanup runs.
  */
-export async function createTopology(id: number, cleanup: Cleanup): Promise<Topology> {
+export async function createTopology(id: number, cleanup: Cleanup, signal?: AbortSignal): Promise<Topology> {
   const [hubNs, aNs, bNs] = namespaceNames(id);
+  // Checked between commands, never during one: each creation completes and is registered.
+  const ip = (...args: string[]) => (signal?.throwIfAborted(), run("ip", args));
   for (const ns of [hubNs, aNs, bNs]) {
+    await ip("netns", "add", ns);
+    // Registered only once created: a name that already existed is not ours to delete.
     cleanup.defer(`delete namespace ${ns}`, () => deleteNamespace(ns));
-    await run("ip", ["netns", "add", ns]);
-    await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    await ip("-n", ns, "link", "set", "lo", "up");
   }
   // The hub must relay in user space: with forwarding off, the kernel cannot do it for us.
-  await inNs(hubNs, "sysctl", ["-qw", "net.ipv4.ip_forward=0"]);
+  await ip("netns", "exec", hubNs, "sysctl", "-qw", "net.ipv4.ip_forward=0");
   const spokes: SpokeNet[] = [];
   for (const [i, [name, ns]] of [["a", aNs], ["b", bNs]].entries()) {
     const subnet = `198.18.${i + 1}`;
     // Interface names are at most 15 characters: "tt" + pid (7 digits at most) + 2.
     const hubSide = `tt${id}h${name}`;
     const spokeSide = `tt${id}s${name}`;
-    await run("ip", ["-n", hubNs, "link", "add", hubSide, "type", "veth", "peer", "name", spokeSide, "netns", ns]);
-    await run("ip", ["-n", hubNs, "addr", "add", `${subnet}.1/24`, "dev", hubSide]);
-    await run("ip", ["-n", ns, "addr", "add", `${subnet}.2/24`, "dev", spokeSide]);
-    await run("ip", ["-n", hubNs, "link", "set", hubSide, "up"]);
-    await run("ip", ["-n", ns, "link", "set", spokeSide, "up"]);
+    await ip("-n", hubNs, "link", "add", hubSide, "type", "veth", "peer", "name", spokeSide, "netns", ns);
+    await ip("-n", hubNs, "addr", "add", `${subnet}.1/24`, "dev", hubSide);
+    await ip("-n", ns, "addr", "add", `${subnet}.2/24`, "dev", spokeSide);
+    await ip("-n", hubNs, "link", "set", hubSide, "up");
+    await ip("-n", ns, "link", "set", spokeSide, "up");
     spokes.push({ name, ns, address: `${subnet}.2`, hubAddress: `${subnet}.1` });
   }
   return { hubNs, spokes };

@@ -1,0 +1,79 @@
+import { type DeviceSnapshot, type UapiDevice, type UapiServer, encodeKey, generatePrivateKey, publicKeyFrom, uapiListen } from "@taltun/engine";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { taltun } from "./cli.test-helpers.js";
+import { ago, bitRate, bytes } from "./show-format.js";
+
+if (process.getuid?.() !== 0) throw new Error("the show tests need root (they serve /var/run/wireguard/<iface>.sock): run them as root");
+
+const iface = `tt-w${process.pid}`;
+const priv = generatePrivateKey();
+const peer = publicKeyFrom(generatePrivateKey());
+const start = Date.now();
+
+/** A device whose peer receives 1 MB/s and sends 0.5 MB/s, with a handshake 23 s ago. */
+const device: UapiDevice = {
+  snapshot(): DeviceSnapshot {
+    const s = (Date.now() - start) / 1000;
+    return {
+      privateKey: priv,
+      listenPort: 51820,
+      fwmark: 0,
+      peers: [
+        { publicKey: peer, presharedKey: generatePrivateKey(), endpoint: "198.18.1.2:40000", allowedIps: ["100.64.0.2/32"], lastHandshakeMs: start - 23_000, rxBytes: Math.round(5e6 + s * 1e6), txBytes: Math.round(s * 5e5), persistentKeepalive: 25 },
+      ],
+    };
+  },
+  apply() {
+    throw new Error("read-only in this test");
+  },
+};
+
+let server: UapiServer;
+beforeAll(async () => {
+  server = await uapiListen(iface, device);
+});
+afterAll(() => server?.close());
+
+describe("taltun show", () => {
+  it("prints peers, handshake age, transfer and rates as JSON", async () => {
+    const r = await taltun(["show", iface, "--json"]);
+    expect(r.code).toBe(0);
+    const v = JSON.parse(r.stdout);
+    expect(v).toMatchObject({ interface: iface, publicKey: encodeKey(publicKeyFrom(priv)), listenPort: 51820 });
+    const p = v.peers[0];
+    expect(p).toMatchObject({ publicKey: encodeKey(peer), endpoint: "198.18.1.2:40000", allowedIps: ["100.64.0.2/32"], persistentKeepalive: 25, hasPresharedKey: true });
+    expect(Math.abs(Date.parse(p.latestHandshake) - (start - 23_000))).toBeLessThan(1000);
+    expect(p.rxRate).toBeGreaterThan(8e6 * 0.6);
+    expect(p.rxRate).toBeLessThan(8e6 * 1.4);
+    expect(p.txRate / p.rxRate).toBeCloseTo(0.5, 1);
+    expect(r.stdout).not.toContain(encodeKey(priv));
+    expect(r.stdout).not.toContain(Buffer.from(priv).toString("hex"));
+  });
+
+  it("prints the same for people, and lists every answering interface without a name", async () => {
+    const r = await taltun(["show"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`interface: ${iface}\n  public key: ${encodeKey(publicKeyFrom(priv))}\n  listening port: 51820\n`);
+    expect(r.stdout).toMatch(/latest handshake: 2\d seconds ago\n/);
+    expect(r.stdout).toMatch(/transfer: [\d.]+ MiB received, [\d.]+ (KiB|MiB) sent\n/);
+    expect(r.stdout).toMatch(/rate: [\d.]+ Mbit\/s in, [\d.]+ Mbit\/s out\n/);
+    expect(r.stdout).toContain("preshared key: (hidden)");
+    expect(r.stdout).not.toContain(encodeKey(priv));
+  });
+
+  it("says clearly when the interface is not running", async () => {
+    const r = await taltun(["show", `tt-x${process.pid}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`taltun: tt-x${process.pid} is not running (nothing answers on /var/run/wireguard/tt-x${process.pid}.sock)\n`);
+  });
+
+  it("words times, sizes and rates", () => {
+    expect(ago(0, 0)).toBe("Now");
+    expect(ago(0, 23_000)).toBe("23 seconds ago");
+    expect(ago(0, 3_723_000)).toBe("1 hour, 2 minutes, 3 seconds ago");
+    expect(bytes(512)).toBe("512 B");
+    expect(bytes(1536)).toBe("1.50 KiB");
+    expect(bitRate(950)).toBe("950 bit/s");
+    expect(bitRate(12_345_678)).toBe("12.3 Mbit/s");
+  });
+});
