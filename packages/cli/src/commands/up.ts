@@ -69,9 +69,8 @@ async function up(file: string, flags: UpFlags): Promise<void> {
   try {
     tun = await startInterface(config, { logger });
     if (signalled) void stop(); // a signal that came while starting
-    logger.info("interface up", { peers: config.peers.length, pidFile: pidFilePath(name) });
+    logger.debug("pid file written", { pidFile: pidFilePath(name) });
     await tun.done;
-    logger.info("interface down");
   } catch (e) {
     throw new CliError(`${name}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {

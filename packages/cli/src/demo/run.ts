@@ -60,9 +60,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     status.done(`namespaces ${[topology.hubNs, ...topology.spokes.map((s) => s.ns)].join(", ")} ready; configs in ${dir}`);
     signal.throwIfAborted();
     for (const n of nodes) cleanup.defer(`remove leftovers of ${n.tunName}`, () => removeLeftovers(n.tunName));
-    const children = nodes.map((n) =>
-      startInNs(`taltun up ${n.tunName}`, n.ns, [process.execPath, cliPath, "up", n.configFile], join(dir, `${n.tunName}.log`), cleanup),
-    );
+    const start = (n: DemoNode) =>
+      startInNs(`taltun up ${n.tunName}`, n.ns, [process.execPath, cliPath, "up", n.configFile], join(dir, `${n.tunName}.log`), cleanup);
+    // The hub first: a spoke's first initiation to a hub not yet listening is lost, and
+    // WireGuard only retries it after REKEY_TIMEOUT (5 s).
+    status.update(`starting the hub ${nodes[0].tunName}`);
+    const hubChild = start(nodes[0]);
+    await waitForLog(hubChild, /interface up/, 15_000, signal);
+    const children = [hubChild, ...nodes.slice(1).map(start)];
     const handshakes = await waitForHandshakes(nodes, children, status, signal);
     const [, a, b] = nodes;
     status.update(`ping ${a.vip} -> ${b.vip} through the hub`);
@@ -114,6 +119,8 @@ async function waitForLog(child: Child, pattern: RegExp, timeoutMs: number, sign
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(logTail(child, 20))) {
     signal.throwIfAborted();
+    const code = child.process.exitCode ?? child.process.signalCode;
+    if (code !== null) throw new CliError(`demo: ${child.name} exited (${code}):\n${logTail(child)}`);
     if (Date.now() > deadline) throw new CliError(`demo: ${child.name} did not start:\n${logTail(child)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
