@@ -11,7 +11,7 @@ const dirs = ["benchmarks", "e2e", ...readdirSync(join(root, "packages")).map((d
 const results = dirs.map((d) => join(root, d, ".vitest-result.json"));
 for (const f of results) rmSync(f, { force: true });
 
-const run = spawnSync("pnpm", ["exec", "turbo", "run", "test", "--concurrency=1", ...process.argv.slice(2)], {
+const run = spawnSync("pnpm", ["exec", "turbo", "run", "test", "--concurrency=1", "--continue", ...process.argv.slice(2)], {
   cwd: root,
   stdio: "inherit",
 });
