@@ -21,6 +21,10 @@ export const STAT_NAMES = [
   "tunWriteErrors",
   "ioCalls",
   "aeadCalls",
+  /** Sampled about once a second: this worker's V8 heap in use, KiB. */
+  "heapUsedKiB",
+  /** How many heap samples were taken (the first ones are warm-up). */
+  "heapSamples",
 ] as const;
 
 /** A counter's name. */

@@ -4,6 +4,7 @@
  * stop word and writes this worker's eventfd. Between batches it takes messages from the
  * control plane (a new allowed-IPs snapshot) without returning to the event loop.
  */
+import { getHeapStatistics } from "node:v8";
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { BatchControl, eventfdRead, loadIoShim, pollWait } from "@taltun/io-shim";
 import { instantiateAead } from "@taltun/wasm-crypto";
@@ -12,6 +13,7 @@ import { Datapath } from "./datapath.js";
 import { sharedBuffer } from "./layout.js";
 import { HandshakeRing } from "./ring.js";
 import type { WorkerRegions } from "./regions.js";
+import { STAT } from "./stats.js";
 
 /** What the control plane hands a worker at start. */
 export interface WorkerData {
@@ -40,6 +42,8 @@ export interface WorkerData {
 export type ControlMessage = { type: "allowed-ips"; snapshot: Int32Array };
 
 const POLL_TIMEOUT_MS = 1000;
+/** How often the worker records its heap use: the evidence that packets allocate nothing. */
+const HEAP_SAMPLE_MS = 1000;
 /** Batches taken from one source before looking at the other, so neither starves. */
 const BURST = 8;
 
@@ -65,6 +69,14 @@ function main(d: WorkerData): void {
     },
     d.allowedIps,
   );
+  const stats = d.regions.stats >> 2;
+  let nextSample = 0;
+  const sampleHeap = (now: number) => {
+    if (now < nextSample) return;
+    nextSample = now + HEAP_SAMPLE_MS;
+    Atomics.store(i32, stats + STAT.heapUsedKiB, Math.round(getHeapStatistics().used_heap_size / 1024));
+    Atomics.add(i32, stats + STAT.heapSamples, 1);
+  };
   const poll = new BatchControl(d.memory, d.regions.cbPoll);
   poll.setPollFds([d.udpFd, d.tunFd, d.wakeFd]);
   poll.timeoutMs = POLL_TIMEOUT_MS;
@@ -72,6 +84,7 @@ function main(d: WorkerData): void {
   while (Atomics.load(i32, d.stopWord) === 0) {
     poll.count = 3;
     pollWait(poll);
+    sampleHeap(performance.now());
     if (poll.ready & 4) {
       eventfdRead(d.wakeFd);
       for (let m = receiveMessageOnPort(parentPort!); m; m = receiveMessageOnPort(parentPort!)) {
@@ -85,6 +98,7 @@ function main(d: WorkerData): void {
       const now = performance.now() + clockOffset;
       for (let b = 0; b < BURST && path.pollUdp(now) > 0; b++) busy = true;
       for (let b = 0; b < BURST && path.pollTun(now) > 0; b++) busy = true;
+      sampleHeap(performance.now());
       if (signalled) {
         signalled = false;
         Atomics.add(i32, d.doorbell, 1);
