@@ -1,4 +1,5 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchControl, SEND_COALESCE, VNET_HDR_LEN } from "./batch.js";
 import { encodeAddr } from "./address.js";
@@ -243,6 +244,21 @@ describe("tun", () => {
     expect(udpSendBatch(cb)).toBe(5);
     expect([22, 90]).toContain(cb.errno); // why it fell back: EINVAL or EMSGSIZE
     expect(readV4(cb, tun.fd, 10).pkts.length).toBe(10);
+  });
+
+  it("says that root or CAP_NET_ADMIN is needed when TUN open gets EPERM", () => {
+    // as nobody, without capabilities, inside the test namespace (nothing gets created)
+    const dist = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+    const script = `import(${JSON.stringify(dist)}).then((s) => { try { s.tunOpen("ttperm0"); console.log("opened"); } catch (e) { console.log(JSON.stringify({ name: e.name, errno: e.errno, op: e.op, message: e.message })); } })`;
+    // (the plain library, even under test:sanitize: setpriv and ip are not ASan-clean)
+    const { LD_PRELOAD: _p, TALTUN_IO_SHIM_LIB: _l, ...env } = process.env;
+    const out = execFileSync("ip", ["netns", "exec", ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, "-e", script], { encoding: "utf8", timeout: 20_000, env });
+    expect(JSON.parse(out)).toEqual({
+      name: "SysError",
+      errno: "EPERM",
+      op: "tun open",
+      message: "tun open: EPERM (operation not permitted): ttperm0; creating a TUN device needs root or CAP_NET_ADMIN",
+    });
   });
 
   it("returns 0 on an empty queue and errors for bad fds and options", () => {
