@@ -6,7 +6,7 @@ import { encodeAddr } from "./address.js";
 import { addrAdd, linkSetMtu, linkSetUp } from "./netlink.js";
 import { closeFd } from "./poll.js";
 import { pollWait } from "./poll.js";
-import { TUN_F_CSUM, TUN_F_USO4, tunOpen, tunOpenQueue, tunReadBatch, tunWriteBatch } from "./tun.js";
+import { TUN_F_CSUM, TUN_F_USO4, tunOpen, tunOpenQueue, tunReadBatch, tunWriteBatch, VNET_GSO_SIZE, VNET_GSO_TYPE, VNET_GSO_UDP_L4 } from "./tun.js";
 import { udpOpen, udpRecvBatch, udpSendBatch } from "./udp.js";
 import { enterTestNs, sharedMemory, type TestNs } from "./_netns_fixture.js";
 
@@ -215,13 +215,14 @@ describe("tun", () => {
         const at = big + i * 65536;
         if (u8[at + VNET_HDR_LEN] >> 4 !== 4) continue;
         lens.push(dv.getUint32(1024 + 4 * i, true) - VNET_HDR_LEN - 28);
-        gsoTypes.push(u8[at + 1]);
+        gsoTypes.push(u8[at + VNET_GSO_TYPE]);
+        if (u8[at + VNET_GSO_TYPE] === VNET_GSO_UDP_L4) expect(dv.getUint16(at + VNET_GSO_SIZE, true)).toBe(1000);
       }
     }
     expect(lens.reduce((a, b) => a + b, 0)).toBe(10_000);
     if (tun.offload & TUN_F_USO4) {
       expect(lens).toEqual([10_000]); // one read of the whole train
-      expect(gsoTypes).toEqual([5]); // VIRTIO_NET_HDR_GSO_UDP_L4
+      expect(gsoTypes).toEqual([VNET_GSO_UDP_L4]);
     }
   });
 
