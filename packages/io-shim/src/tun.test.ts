@@ -190,6 +190,30 @@ describe("tun", () => {
     expect(() => tunOpen("ttmq0")).toThrow(expect.objectContaining({ name: "SysError", op: "tun open" }));
   });
 
+  it("spreads flows over the queues of a multi-queue device", () => {
+    const q = [keep(tunOpen("ttmq1", { multiQueue: true })), keep(tunOpenQueue("ttmq1"))];
+    addrAdd("ttmq1", "100.64.11.1/24");
+    linkSetUp("ttmq1", true);
+    const cb = new BatchControl(memory, 0);
+    for (const x of q) readV4(cb, x.fd, 1000, 50);
+    // 32 flows (source ports), 2 datagrams each
+    for (let f = 0; f < 32; f++) {
+      const s = udpOpen({ address: "100.64.11.1" });
+      for (let i = 0; i < 2; i++) {
+        dv.setUint32(1024 + 4 * i, 64, true);
+        encodeAddr(u8, 4096 + 24 * i, "100.64.11.2:9999");
+      }
+      cb.setup({ fd: s.fd, count: 2, buffer: SLOTS, stride: STRIDE, lengths: 1024, addrs: 4096 });
+      expect(udpSendBatch(cb)).toBe(2);
+      closeFd(s.fd);
+    }
+    const per = q.map((x) => readV4(cb, x.fd, 64, 300).pkts.length);
+    console.log(`multi-queue TUN: ${per.join(" + ")} packets per queue`);
+    expect(per[0] + per[1]).toBe(64);
+    expect(per[0]).toBeGreaterThan(0);
+    expect(per[1]).toBeGreaterThan(0);
+  });
+
   it("reads a UDP_SEGMENT train as one large packet behind a vnet header (offload)", () => {
     const tun = keep(tunOpen("ttvnet0", { vnetHdr: true, offload: true }));
     expect(tun.offload & TUN_F_CSUM).toBe(TUN_F_CSUM);
