@@ -7,6 +7,11 @@ import { constants } from "node:os";
 
 const names = new Map<number, string>();
 for (const [name, code] of Object.entries(constants.errno)) if (!names.has(code)) names.set(code, name);
+// Where Linux has two names for one number, use the one its headers and strerror lead with.
+for (const name of ["EAGAIN", "EOPNOTSUPP", "EDEADLK"]) {
+  const code = (constants.errno as Record<string, number>)[name];
+  if (code !== undefined) names.set(code, name);
+}
 
 /** The errno name for a number (`1` -> `"EPERM"`), or `"E<n>"` when unknown. */
 export function errnoName(code: number): string {

@@ -20,6 +20,20 @@ describe("loader", () => {
     expect(() => memoryAddress(new ArrayBuffer(8) as never)).toThrow(TypeError);
   });
 
+  it("refuses to load in a worker when the main thread has not loaded it", () => {
+    const script = `
+      const { Worker } = require("node:worker_threads");
+      const w = new Worker(\`
+        const { parentPort } = require("node:worker_threads");
+        import(${JSON.stringify(dist)}).then((s) => {
+          try { s.eventfdOpen(); parentPort.postMessage("loaded"); } catch (e) { parentPort.postMessage(e.message); }
+        });\`, { eval: true });
+      w.on("message", (m) => { console.log(m); w.terminate(); });`;
+    // exits normally: the worker refused before loading ffi-rs, so nothing crashes at exit
+    const out = execFileSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 20_000 });
+    expect(out).toContain("call loadIoShim() on the main thread before starting workers");
+  });
+
   it("names the path and the fix when the library is missing", () => {
     const script = `import(${JSON.stringify(dist)}).then((s) => { try { s.eventfdOpen(); } catch (e) { console.log(e.name + ": " + e.message); } })`;
     const out = execFileSync(process.execPath, ["-e", script], {

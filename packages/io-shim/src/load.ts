@@ -2,17 +2,37 @@
  * Loading the C library and calling it through ffi-rs.
  *
  * Hot calls reuse one ffi-rs options object per function and change only
- * `paramsValue[0]`: that is ~2 µs a call, where a `define()`d wrapper costs 3-4x more
+ * `paramsValue[0]`: that is ~2-4 µs a call, where a `define()`d wrapper costs 3-4x more
  * (DESIGN §5; `benchmarks/src/udp-echo.ts` measures both).
+ *
+ * ffi-rs itself is required lazily, inside {@link loadIoShim}: a worker thread must not
+ * load it at all unless the main thread has (the process would crash when the worker
+ * exits), so the check has to come before the require.
  * @module
  */
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DataType, load, open } from "ffi-rs";
+import { isMainThread } from "node:worker_threads";
+import type * as Ffi from "ffi-rs";
 
 /** The ffi-rs library key; the library table is process-wide. */
 export const LIBRARY = "taltun_io";
+
+/** ffi-rs DataType values used here (the enum is only reachable after the require). */
+export const DataType = { String: 0, I32: 1, U8Array: 10, U64: 12 } as unknown as {
+  String: Ffi.DataType.String;
+  I32: Ffi.DataType.I32;
+  U8Array: Ffi.DataType.U8Array;
+  U64: Ffi.DataType.U64;
+};
+type DataTypeValue = (typeof DataType)[keyof typeof DataType];
+
+/** Set to the pid in the environment by the main thread's loadIoShim; workers inherit a
+ * copy of the environment when they start, so they see it only if the main thread loaded
+ * first (the pid keeps child processes, which inherit it too, from being fooled). */
+const MAIN_LOADED_ENV = "TALTUN_IO_SHIM_MAIN_LOADED";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -33,30 +53,39 @@ export class IoShimLoadError extends Error {
   }
 }
 
-let loaded = false;
+let ffi: typeof Ffi | undefined;
 
 /**
- * Loads the C library once per thread. Safe from the main thread and from workers; call it
- * on the main thread before starting workers that use the shim (ffi-rs loaded only in
- * workers crashes the process when a worker exits, DESIGN §5). Every other function of
- * this package calls it for you.
+ * Loads ffi-rs and the C library, once per thread. Call it on the main thread before
+ * starting workers that use the shim: ffi-rs loaded only in workers crashes the process
+ * when a worker exits (DESIGN §5), so in a worker it throws, without loading anything,
+ * unless the main thread loaded first (workers started with a custom `env` must carry
+ * `TALTUN_IO_SHIM_MAIN_LOADED=<pid>`). Every other function of this package calls it.
  *
  * @example
  * loadIoShim(); // main thread, before `new Worker(...)`
  */
 export function loadIoShim(): void {
-  if (loaded) return;
-  if (process.platform !== "linux" || process.arch !== "x64") {
-    throw new IoShimLoadError(libraryPath(), new Error(`unsupported platform ${process.platform}-${process.arch}`));
-  }
+  if (ffi) return;
   const path = libraryPath();
+  if (process.platform !== "linux" || process.arch !== "x64") {
+    throw new IoShimLoadError(path, new Error(`unsupported platform ${process.platform}-${process.arch}`));
+  }
+  if (!isMainThread && process.env[MAIN_LOADED_ENV] !== String(process.pid)) {
+    throw new Error(
+      "io-shim: call loadIoShim() on the main thread before starting workers that use it " +
+        "(ffi-rs loaded only in worker threads crashes the process when a worker exits)",
+    );
+  }
   if (!existsSync(path)) throw new IoShimLoadError(path, new Error("file not found"));
+  const lib = createRequire(import.meta.url)("ffi-rs") as typeof Ffi;
   try {
-    open({ library: LIBRARY, path });
+    lib.open({ library: LIBRARY, path });
   } catch (e) {
     throw new IoShimLoadError(path, e);
   }
-  loaded = true;
+  if (isMainThread) process.env[MAIN_LOADED_ENV] = String(process.pid);
+  ffi = lib;
 }
 
 /** A hot entry point: one u64 argument (a control-block address), i32 result. */
@@ -67,18 +96,18 @@ export function hotCall(funcName: string): HotCall {
   const params: number[] = [0];
   const opts = { library: LIBRARY, funcName, retType: DataType.I32, paramsType: [DataType.U64], paramsValue: params };
   return (address: number) => {
-    loadIoShim();
+    if (!ffi) loadIoShim();
     params[0] = address;
-    return load(opts) as number;
+    return ffi!.load(opts) as number;
   };
 }
 
-type Arg = { t: DataType; v: unknown };
+type Arg = { t: DataTypeValue; v: unknown };
 
 /** A slow-path call with several arguments; fine for rare configuration calls. */
-export function slowCall(funcName: string, retType: DataType, args: Arg[]): number {
+export function slowCall(funcName: string, retType: DataTypeValue, args: Arg[]): number {
   loadIoShim();
-  return load({
+  return ffi!.load({
     library: LIBRARY,
     funcName,
     retType,
@@ -93,5 +122,3 @@ export const arg = {
   str: (v: string): Arg => ({ t: DataType.String, v }),
   bytes: (v: Uint8Array): Arg => ({ t: DataType.U8Array, v }),
 };
-
-export { DataType };

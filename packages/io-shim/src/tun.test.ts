@@ -1,11 +1,12 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchControl, SEND_COALESCE, VNET_HDR_LEN } from "./batch.js";
 import { encodeAddr } from "./address.js";
 import { addrAdd, linkSetMtu, linkSetUp } from "./netlink.js";
 import { closeFd } from "./poll.js";
 import { pollWait } from "./poll.js";
-import { TUN_F_CSUM, TUN_F_USO4, tunOpen, tunOpenQueue, tunReadBatch, tunWriteBatch } from "./tun.js";
+import { TUN_F_CSUM, TUN_F_USO4, tunOpen, tunOpenQueue, tunReadBatch, tunWriteBatch, VNET_GSO_SIZE, VNET_GSO_TYPE, VNET_GSO_UDP_L4 } from "./tun.js";
 import { udpOpen, udpRecvBatch, udpSendBatch } from "./udp.js";
 import { enterTestNs, sharedMemory, type TestNs } from "./_netns_fixture.js";
 
@@ -189,6 +190,30 @@ describe("tun", () => {
     expect(() => tunOpen("ttmq0")).toThrow(expect.objectContaining({ name: "SysError", op: "tun open" }));
   });
 
+  it("spreads flows over the queues of a multi-queue device", () => {
+    const q = [keep(tunOpen("ttmq1", { multiQueue: true })), keep(tunOpenQueue("ttmq1"))];
+    addrAdd("ttmq1", "100.64.11.1/24");
+    linkSetUp("ttmq1", true);
+    const cb = new BatchControl(memory, 0);
+    for (const x of q) readV4(cb, x.fd, 1000, 50);
+    // 32 flows (source ports), 2 datagrams each
+    for (let f = 0; f < 32; f++) {
+      const s = udpOpen({ address: "100.64.11.1" });
+      for (let i = 0; i < 2; i++) {
+        dv.setUint32(1024 + 4 * i, 64, true);
+        encodeAddr(u8, 4096 + 24 * i, "100.64.11.2:9999");
+      }
+      cb.setup({ fd: s.fd, count: 2, buffer: SLOTS, stride: STRIDE, lengths: 1024, addrs: 4096 });
+      expect(udpSendBatch(cb)).toBe(2);
+      closeFd(s.fd);
+    }
+    const per = q.map((x) => readV4(cb, x.fd, 64, 300).pkts.length);
+    console.log(`multi-queue TUN: ${per.join(" + ")} packets per queue`);
+    expect(per[0] + per[1]).toBe(64);
+    expect(per[0]).toBeGreaterThan(0);
+    expect(per[1]).toBeGreaterThan(0);
+  });
+
   it("reads a UDP_SEGMENT train as one large packet behind a vnet header (offload)", () => {
     const tun = keep(tunOpen("ttvnet0", { vnetHdr: true, offload: true }));
     expect(tun.offload & TUN_F_CSUM).toBe(TUN_F_CSUM);
@@ -214,13 +239,14 @@ describe("tun", () => {
         const at = big + i * 65536;
         if (u8[at + VNET_HDR_LEN] >> 4 !== 4) continue;
         lens.push(dv.getUint32(1024 + 4 * i, true) - VNET_HDR_LEN - 28);
-        gsoTypes.push(u8[at + 1]);
+        gsoTypes.push(u8[at + VNET_GSO_TYPE]);
+        if (u8[at + VNET_GSO_TYPE] === VNET_GSO_UDP_L4) expect(dv.getUint16(at + VNET_GSO_SIZE, true)).toBe(1000);
       }
     }
     expect(lens.reduce((a, b) => a + b, 0)).toBe(10_000);
     if (tun.offload & TUN_F_USO4) {
       expect(lens).toEqual([10_000]); // one read of the whole train
-      expect(gsoTypes).toEqual([5]); // VIRTIO_NET_HDR_GSO_UDP_L4
+      expect(gsoTypes).toEqual([VNET_GSO_UDP_L4]);
     }
   });
 
@@ -243,6 +269,21 @@ describe("tun", () => {
     expect(udpSendBatch(cb)).toBe(5);
     expect([22, 90]).toContain(cb.errno); // why it fell back: EINVAL or EMSGSIZE
     expect(readV4(cb, tun.fd, 10).pkts.length).toBe(10);
+  });
+
+  it("says that root or CAP_NET_ADMIN is needed when TUN open gets EPERM", () => {
+    // as nobody, without capabilities, inside the test namespace (nothing gets created)
+    const dist = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+    const script = `import(${JSON.stringify(dist)}).then((s) => { try { s.tunOpen("ttperm0"); console.log("opened"); } catch (e) { console.log(JSON.stringify({ name: e.name, errno: e.errno, op: e.op, message: e.message })); } })`;
+    // (the plain library, even under test:sanitize: setpriv and ip are not ASan-clean)
+    const { LD_PRELOAD: _p, TALTUN_IO_SHIM_LIB: _l, ...env } = process.env;
+    const out = execFileSync("ip", ["netns", "exec", ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, "-e", script], { encoding: "utf8", timeout: 20_000, env });
+    expect(JSON.parse(out)).toEqual({
+      name: "SysError",
+      errno: "EPERM",
+      op: "tun open",
+      message: "tun open: EPERM (operation not permitted): ttperm0; creating a TUN device needs root or CAP_NET_ADMIN",
+    });
   });
 
   it("returns 0 on an empty queue and errors for bad fds and options", () => {

@@ -18,6 +18,25 @@ export const TUN_F_TSO6 = 0x04;
 export const TUN_F_USO4 = 0x20;
 export const TUN_F_USO6 = 0x40;
 
+/**
+ * The virtio-net header (10 bytes, little-endian) in front of every packet read from or
+ * written to a TUN opened with `vnetHdr` (linux/virtio_net.h). On reads with `offload`,
+ * `gsoType` != 0 means the packet is a TSO/USO super-packet that the reader must cut into
+ * `gsoSize`-byte segments; on writes, all zero means a plain, complete packet.
+ */
+export const VNET_FLAGS = 0; // u8: VNET_F_NEEDS_CSUM
+export const VNET_GSO_TYPE = 1; // u8: VNET_GSO_*
+export const VNET_HDR_LEN_FIELD = 2; // u16: bytes of headers (IP + TCP/UDP)
+export const VNET_GSO_SIZE = 4; // u16: payload bytes per segment
+export const VNET_CSUM_START = 6; // u16: where the checksum's coverage starts
+export const VNET_CSUM_OFFSET = 8; // u16: where the checksum goes, from csumStart
+export const VNET_F_NEEDS_CSUM = 1;
+export const VNET_GSO_NONE = 0;
+export const VNET_GSO_TCPV4 = 1;
+export const VNET_GSO_UDP = 3;
+export const VNET_GSO_TCPV6 = 4;
+export const VNET_GSO_UDP_L4 = 5;
+
 /** Options of {@link tunOpen}. */
 export interface TunOptions {
   /** IFF_MULTI_QUEUE: one fd per worker, opened with {@link tunOpenQueue}. */
