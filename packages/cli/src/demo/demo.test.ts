@@ -1,10 +1,10 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../config-file.js";
-import { CLI } from "../cli.test-helpers.js";
+import { CLI, taltun } from "../cli.test-helpers.js";
 import { Cleanup } from "./cleanup.js";
 import { writeDemoConfigs } from "./configs.js";
 import { runDemo } from "./run.js";
@@ -76,6 +76,18 @@ describe("demo configurations", () => {
 });
 
 describe("taltun demo", () => {
+  it("checks its preconditions first and names the fix", async () => {
+    // A PATH with everything but iperf3.
+    const bin = mkdtempSync(join(tmpdir(), "taltun-bin-"));
+    try {
+      for (const tool of ["sh", "ip", "ping", "sysctl"]) symlinkSync(sh("sh", ["-c", `command -v ${tool}`]).trim(), join(bin, tool));
+      const r = await taltun(["demo"], { env: { PATH: bin } });
+      expect(r).toMatchObject({ code: 1, stderr: "taltun: demo needs `iperf3`, which is not installed; run `bash scripts/setup.sh` (as root) to install it\n" });
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   it("cleans up everything when a step fails (here: taltun up cannot start)", async () => {
     const before = { dirs: demoDirs(), children: taltunChildren() };
     // Until the data plane lands, every `taltun up` exits at once: the demo must fail cleanly.
