@@ -1,4 +1,8 @@
 import { type DeviceSnapshot, type UapiDevice, type UapiServer, encodeKey, generatePrivateKey, publicKeyFrom, uapiListen } from "@taltun/engine";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { taltun } from "./cli.test-helpers.js";
 import { ago, bitRate, bytes } from "./show-format.js";
@@ -65,6 +69,36 @@ describe("taltun show", () => {
     const r = await taltun(["show", `tt-x${process.pid}`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`taltun: tt-x${process.pid} is not running (nothing answers on /var/run/wireguard/tt-x${process.pid}.sock)\n`);
+  });
+
+  it("reads a stock wireguard-go interface too", async () => {
+    // wireguard-go in a namespace of our own, configured with wg; stopped by its pid.
+    const ns = `tt-show-${process.pid}`;
+    const wgIface = `ttwg${process.pid}`;
+    execFileSync("ip", ["netns", "add", ns]);
+    const wgo = spawn("ip", ["netns", "exec", ns, "wireguard-go", "-f", wgIface], { env: { ...process.env, WG_PROCESS_FOREGROUND: "1" }, stdio: "ignore" });
+    try {
+      const sock = `/var/run/wireguard/${wgIface}.sock`;
+      for (let t = 0; !existsSync(sock); t++) {
+        if (t > 100) throw new Error("wireguard-go did not start");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const key = generatePrivateKey();
+      const keyFile = join(mkdtempSync(join(tmpdir(), "taltun-show-")), "k");
+      writeFileSync(keyFile, encodeKey(key), { mode: 0o600 });
+      execFileSync("wg", ["set", wgIface, "private-key", keyFile, "listen-port", "51820", "peer", encodeKey(peer), "allowed-ips", "100.64.0.2/32,192.168.50.0/24", "endpoint", "198.18.1.2:51820"]);
+      rmSync(keyFile, { force: true });
+      const r = await taltun(["show", wgIface, "--json"]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        interface: wgIface, publicKey: encodeKey(publicKeyFrom(key)), listenPort: 51820,
+        peers: [{ publicKey: encodeKey(peer), endpoint: "198.18.1.2:51820", allowedIps: ["100.64.0.2/32", "192.168.50.0/24"], latestHandshake: null, rxBytes: 0 }],
+      });
+    } finally {
+      wgo.kill("SIGTERM");
+      await new Promise((r) => (wgo.exitCode !== null ? r(null) : wgo.once("exit", r)));
+      execFileSync("ip", ["netns", "del", ns]);
+    }
   });
 
   it("words times, sizes and rates", () => {

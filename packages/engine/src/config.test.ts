@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, validateConfig } from "./config.js";
 import { encodeKey, encodeKeyHex, generatePrivateKey, publicKeyFrom } from "./keys.js";
+import { ipNetsOverlap, parseIpNet } from "./net-address.js";
 
 const hubKey = generatePrivateKey();
 const spokeKey = () => encodeKey(publicKeyFrom(generatePrivateKey()));
@@ -112,6 +113,38 @@ describe("validateConfig", () => {
       expect(e.message).toBe(`${e.key}: ${e.reason} (got ${e.value})`);
     });
   }
+
+  it("finds overlapping allowed IPs exactly when a pairwise check does (randomized)", () => {
+    // Small random prefixes in a narrow space, so that overlaps are common.
+    let seed = 12345;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const prefix = () => {
+      const len = 20 + rnd(13);
+      const addr = (10 << 24) | (rnd(4) << 10) | (rnd(1024) & ~((1 << (32 - Math.min(len, 32))) - 1) & 0x3ff);
+      return parseIpNet(`${[addr >>> 24, (addr >> 16) & 255, (addr >> 8) & 255, addr & 255].join(".")}/${len}`, "mask");
+    };
+    let overlapping = 0;
+    for (let round = 0; round < 300; round++) {
+      const peers = Array.from({ length: 2 + rnd(3) }, (_, i) => ({
+        vip: `100.64.${round % 250}.${i + 1}`,
+        public_key: spokeKey(),
+        allowed_ips: Array.from({ length: rnd(3) }, () => prefix()).map((n) => `${n.address}/${n.prefix}`),
+      }));
+      const nets = peers.map((p) => [...new Set(p.allowed_ips)].map((a) => parseIpNet(a, "reject")));
+      const expected = nets.some((a, i) => nets.some((b, j) => j > i && a.some((x) => b.some((y) => ipNetsOverlap(x, y)))));
+      let got = false;
+      try {
+        validateConfig({ interface: hub().interface, peers });
+      } catch (e) {
+        if (!(e instanceof ConfigError) || !/overlaps/.test(e.reason)) throw e;
+        got = true;
+      }
+      expect(got, JSON.stringify(peers.map((p) => p.allowed_ips))).toBe(expected);
+      overlapping += got ? 1 : 0;
+    }
+    expect(overlapping).toBeGreaterThan(30); // both outcomes are well exercised
+    expect(overlapping).toBeLessThan(270);
+  });
 
   it("never shows a private or preshared key in an error", () => {
     const psk = encodeKey(generatePrivateKey());

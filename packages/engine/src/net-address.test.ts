@@ -17,6 +17,17 @@ describe("IP addresses", () => {
     expect(formatIp(parseIp("198.18.0.1"))).toBe("198.18.0.1");
   });
 
+  it("writes IPv6 as the WHATWG URL serializer does (RFC 5952), for random addresses", () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed);
+    for (let i = 0; i < 500; i++) {
+      // Mostly zero groups, so runs of zeros of every length and position occur.
+      const words = Array.from({ length: 8 }, () => (rnd() % 3 === 0 ? rnd() % 0x10000 : 0));
+      const text = words.map((w) => w.toString(16)).join(":");
+      expect(formatIp(parseIp(text)), text).toBe(new URL(`http://[${text}]/`).hostname.slice(1, -1));
+    }
+  });
+
   it("parses prefixes, with host bits kept, rejected or masked", () => {
     expect(parseIpNet("100.64.0.1", "reject")).toMatchObject({ family: 4, address: "100.64.0.1", prefix: 32 });
     expect(parseIpNet("fd00::1", "reject").prefix).toBe(128);

@@ -121,4 +121,15 @@ describe("UAPI socket", () => {
     await s.close();
     expect(existsSync(path)).toBe(false);
   });
+
+  // Last: it replaces the peers the tests above rely on.
+  it("applies `wg setconf`, which replaces every peer", async () => {
+    const conf = join(tmp, "set.conf");
+    const only = publicKeyFrom(generatePrivateKey());
+    writeFileSync(conf, `[Interface]\nPrivateKey = ${encodeKey(priv)}\nListenPort = 51821\n\n[Peer]\nPublicKey = ${encodeKey(only)}\nAllowedIPs = 100.64.0.9/32\nEndpoint = 198.18.0.9:51820\n`, { mode: 0o600 });
+    await wg("setconf", iface, conf);
+    const snap = await uapiGet(iface);
+    expect(snap.listenPort).toBe(51821);
+    expect(snap.peers.map((p) => [encodeKey(p.publicKey), p.allowedIps, p.endpoint])).toEqual([[encodeKey(only), ["100.64.0.9/32"], "198.18.0.9:51820"]]);
+  });
 });

@@ -42,6 +42,8 @@ export function uapiSocketPath(iface: string, dir = UAPI_DIR): string {
 /**
  * Serves the UAPI for `device` on `<dir>/<iface>.sock`. A stale socket (nobody answers)
  * is replaced; a live one means another process runs this interface, and is refused.
+ * Call it on the main thread (the control plane): it sets the process umask for a moment,
+ * which worker threads may not do.
  * @throws {UapiError} EADDRINUSE when another live process owns the socket
  * @example const uapi = await uapiListen("tt0", device, { logger }); … await uapi.close();
  */

@@ -33,11 +33,11 @@ export async function sample(names: string[], named: boolean): Promise<Interface
       throw new CliError(`${n}: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
-  const t0 = Date.now();
   const first = await Promise.all(names.map(get));
+  const t1 = Date.now();
   await new Promise((r) => setTimeout(r, SAMPLE_MS));
   const second = await Promise.all(names.map((n, i) => (first[i] ? get(n) : null)));
-  const seconds = (Date.now() - t0) / 1000;
+  const seconds = (Date.now() - t1) / 1000;
   return names.flatMap((n, i) => {
     const [a, b] = [first[i], second[i]];
     return a && b ? [viewOf(n, a, b, seconds)] : [];

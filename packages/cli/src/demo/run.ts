@@ -83,6 +83,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const forward = (await inNs(topology.hubNs, "sysctl", ["-n", "net.ipv4.ip_forward"])).trim();
     printSummary(nodes, { handshakes, ping: p, mbps, seconds, hubRx: hub?.peers.reduce((s, x) => s + x.rxBytes, 0) ?? null, forward });
     if (p.received === 0) throw new CliError("demo: no ping reply crossed the hub; see the table above");
+    if (mbps === null) throw new CliError(`demo: iperf3 through the tunnel failed; its server said:\n${logTail(server)}`);
   } finally {
     const failed = await cleanup.run();
     process.off("SIGINT", onSignal);
