@@ -6,7 +6,7 @@
  * (underlay 198.18.0.0/15, tunnel 100.64.0.0/10, loopback).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -70,6 +70,15 @@ export class Lab {
     return ns;
   }
 
+  /**
+   * Gives a namespace its own /etc/hosts: `ip netns exec` mounts /etc/netns/<ns>/hosts over
+   * it, so host names resolve there, and only there. Removed by {@link close}.
+   */
+  hosts(ns: string, lines: string[]): void {
+    mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+    writeFileSync(`/etc/netns/${ns}/hosts`, `${lines.join("\n")}\n`);
+  }
+
   /** Connects two namespaces with a veth pair and gives each end an address. */
   link(a: string, aAddr: string, b: string, bAddr: string, names = ["veth0", "veth0"]): void {
     checkAddress(aAddr);
@@ -115,6 +124,7 @@ export class Lab {
     for (const ns of this.namespaces.splice(0)) {
       try {
         run("ip", ["netns", "del", ns]);
+        rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
       } catch {
         // already gone: nothing to clean
       }

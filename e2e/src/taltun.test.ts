@@ -4,7 +4,8 @@ import { TALTUN_CLI, startTaltun } from "./taltun.js";
 import { pingOk, verifiedTransfer } from "./transfer.js";
 import { wgKeyPair } from "./wireguard-go.js";
 
-// Taltun against itself: a server and a client across one veth.
+// Taltun against itself: a server and a client across one veth; the client knows the
+// server by host name.
 describe("taltun <-> taltun", () => {
   const lab = new Lab("tt");
   const hub = wgKeyPair();
@@ -20,6 +21,7 @@ describe("taltun <-> taltun", () => {
     a = lab.netns("a");
     b = lab.netns("b");
     lab.link(a, "198.18.30.1/24", b, "198.18.30.2/24");
+    lab.hosts(b, ["198.18.30.1 hub.taltun.test"]);
     procA = await startTaltun(lab, a, {
       mode: "server",
       tunName: tunA,
@@ -34,7 +36,7 @@ describe("taltun <-> taltun", () => {
       localAddr: "0.0.0.0:0",
       vip: "100.64.30.2/24",
       privateKey: spoke.privateKey,
-      peers: [{ vip: "100.64.30.1", publicKey: hub.publicKey, endpoint: "198.18.30.1:51820", allowedIps: ["100.64.30.0/24"] }],
+      peers: [{ vip: "100.64.30.1", publicKey: hub.publicKey, endpoint: "hub.taltun.test:51820", allowedIps: ["100.64.30.0/24"] }],
     });
   });
   afterAll(() => lab.close());

@@ -3,6 +3,7 @@
  * running tunnel (TUN device, UDP sockets, data-plane workers, handshakes, UAPI socket).
  * @module
  */
+import { isIP } from "node:net";
 import { Worker } from "node:worker_threads";
 import { closeFd, eventfdOpen, eventfdWrite, loadIoShim, udpOpen, type UdpSocket } from "@taltun/io-shim";
 import { compileAeadModule, createSharedMemory, HEAP_BASE } from "@taltun/wasm-crypto";
@@ -16,11 +17,11 @@ import { sumStats, type StatName } from "./dataplane/stats.js";
 import { openTunDevice } from "./dataplane/tun-device.js";
 import { uapiDevice } from "./dataplane/uapi-device.js";
 import type { WorkerData } from "./dataplane/worker.js";
-import { Device, deviceRegionSize } from "./device.js";
+import { Device, type DeviceAction, deviceRegionSize } from "./device.js";
 import { parseEndpoint } from "./endpoint.js";
 import { encodeKey } from "./keys.js";
 import type { Logger } from "./log.js";
-import { formatIpNet, ipNetContains, resolveEndpoint } from "./net-address.js";
+import { formatIpNet, ipNetContains, parseHostPort, resolveEndpoint } from "./net-address.js";
 import { uapiListen } from "./uapi.js";
 
 /** Options of `startInterface`. */
@@ -132,6 +133,25 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
       };
       return new Worker(new URL("./worker.js", import.meta.url), { workerData: data });
     });
+    // A peer known by host name may have moved: when its handshakes stop completing, look the name up again.
+    const hostNames = new Map<number, string>();
+    config.peers.forEach((p) => {
+      if (p.endpoint && isIP(parseHostPort(p.endpoint).host) === 0) hostNames.set(device.peerSlot(p.publicKey), p.endpoint);
+    });
+    const reresolve = (actions: readonly DeviceAction[]) => {
+      for (const a of actions) {
+        const name = a.type === "handshake-failed" ? hostNames.get(a.peer) : undefined;
+        if (!name) continue;
+        resolveEndpoint(name).then(
+          (addr) => {
+            const peer = device.peerStats().find((p) => p.slot === a.peer);
+            if (peer) device.addPeer({ publicKey: peer.publicKey, endpoint: parseEndpoint(addr) });
+            logger.info("peer endpoint resolved again", { endpoint: name, address: addr });
+          },
+          (e: Error) => logger.warn("cannot resolve peer endpoint", { endpoint: name, error: e.message }),
+        );
+      }
+    };
     let published = device.allowedIps.snapshot;
     const publish = () => {
       const snapshot = device.allowedIps.snapshot;
@@ -142,7 +162,13 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
         eventfdWrite(wakeFds[i]);
       });
     };
-    const loop = new ControlLoop({ device, rings, i32, doorbell, sender, logger, afterRound: publish });
+    const loop = new ControlLoop({
+      device, rings, i32, doorbell, sender, logger,
+      afterRound: (actions) => {
+        reresolve(actions);
+        publish();
+      },
+    });
 
     const uapi = await uapiListen(
       tun.name,
