@@ -30,10 +30,10 @@ function checkAddress(cidr: string): void {
   if (!ALLOWED.some((re) => re.test(ip))) throw new Error(`lab address ${cidr} is outside 198.18.0.0/15, 100.64.0.0/10 and loopback`);
 }
 
-/** Runs a command and returns its stdout; throws with its stderr when it fails. */
-export function run(cmd: string, args: string[], input?: string): string {
+/** Runs a command and returns its stdout; throws with its stderr when it fails or outlasts `timeoutMs`. */
+export function run(cmd: string, args: string[], input?: string, timeoutMs = 30_000): string {
   try {
-    return execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"], timeout: 30_000 });
+    return execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(" ")}: ${err.stderr?.trim() || err.message}`);
@@ -94,8 +94,8 @@ export class Lab {
   }
 
   /** Runs a command inside a namespace and returns its stdout. */
-  exec(ns: string, cmd: string[], input?: string): string {
-    return run("ip", ["netns", "exec", ns, ...cmd], input);
+  exec(ns: string, cmd: string[], input?: string, timeoutMs?: number): string {
+    return run("ip", ["netns", "exec", ns, ...cmd], input, timeoutMs);
   }
 
   /** Starts a long-running process inside a namespace; {@link close} ends it by PID. */
