@@ -202,6 +202,7 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
     let stopping: Promise<void> | null = null;
     const stop = () =>
       (stopping ??= (async () => {
+        const started = performance.now();
         Atomics.store(i32, stopWord, 1);
         wakeFds.forEach((fd) => eventfdWrite(fd));
         await Promise.all(
@@ -212,10 +213,11 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
             ]),
           ),
         );
+        const workersMs = Math.round(performance.now() - started);
         await loop.stop();
         await uapi.close();
         undo();
-        logger.info("interface down", { interface: tun.name });
+        logger.info("interface down", { interface: tun.name, workers_stopped_ms: workersMs, total_ms: Math.round(performance.now() - started) });
       })());
     const done = Promise.race([loop.done, failed]).then(
       () => stop(),
