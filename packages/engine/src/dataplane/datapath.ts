@@ -43,6 +43,7 @@ export interface DatapathOptions {
 /** Offsets of the destination address in IPv4 and IPv6 headers (RFC 791, RFC 8200). */
 const IPV4_DST = 16;
 const IPV6_DST = 24;
+const EAGAIN = 11;
 
 export class Datapath {
   /** The current allowed-IPs snapshot; the worker swaps it when the control plane publishes one. */
@@ -191,14 +192,34 @@ export class Datapath {
         this.relaySlot[relays++] = i;
       }
     }
-    if (toTun > 0) {
-      this.tunWrite.count = n;
-      const w = tunWriteBatch(this.tunWrite);
-      this.count(STAT.ioCalls);
-      if (w < toTun) this.count(STAT.tunWriteErrors, toTun - Math.max(w, 0));
-      this.count(STAT.deliveredToTun, Math.max(w, 0));
-    }
+    if (toTun > 0) this.writeTun(n, toTun);
     if (relays > 0) this.sealAndSend(this.relay, relays, this.relaySlot, this.relayLengths, this.o.regions.relayAddrs, this.relaySend, n, now, STAT.relayed);
+  }
+
+  /**
+   * Writes the `pending` packets among the first `n` slots to the TUN. The kernel stops a
+   * batch at a packet it rejects: skip that one and write the rest; a full queue (EAGAIN)
+   * drops what is left, as a full NIC queue would.
+   */
+  private writeTun(n: number, pending: number): void {
+    const lengths = this.tunWriteLengths;
+    while (pending > 0) {
+      this.tunWrite.count = n;
+      const w = Math.max(tunWriteBatch(this.tunWrite), 0);
+      this.count(STAT.ioCalls);
+      this.count(STAT.deliveredToTun, w);
+      pending -= w;
+      if (pending === 0 || this.tunWrite.errno === EAGAIN) break;
+      // Clear the w written packets and the rejected one after them, then go on.
+      for (let i = 0, skip = w + 1; i < n && skip > 0; i++) {
+        if (lengths[i] === 0) continue;
+        lengths[i] = 0;
+        skip--;
+      }
+      pending--;
+      this.count(STAT.tunWriteErrors);
+    }
+    if (pending > 0) this.count(STAT.tunWriteErrors, pending);
   }
 
   private fromTunnel(n: number, now: number): void {
