@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Lab, requireLabPreconditions } from "./netns.js";
+import { startTaltun } from "./taltun.js";
+import { pingOk, verifiedTransfer } from "./transfer.js";
+import { wgKeyPair } from "./wireguard-go.js";
+
+const FLOOD = new URL("./flood.mjs", import.meta.url).pathname;
+
+// Garbage from a third host must be dropped without disturbing the tunnel or its workers.
+describe("hostile datagrams", () => {
+  const lab = new Lab("ho");
+  const hubKeys = wgKeyPair();
+  const spokeKeys = wgKeyPair();
+  let hub = "";
+  let spoke = "";
+  let attacker = "";
+  let hubProc: Awaited<ReturnType<typeof startTaltun>>;
+
+  beforeAll(async () => {
+    requireLabPreconditions();
+    hub = lab.netns("hub");
+    spoke = lab.netns("spoke");
+    attacker = lab.netns("evil");
+    lab.link(hub, "198.18.90.1/24", spoke, "198.18.90.2/24", ["vs", "veth0"]);
+    lab.link(hub, "198.18.91.1/24", attacker, "198.18.91.2/24", ["ve", "veth0"]);
+    hubProc = await startTaltun(lab, hub, {
+      mode: "server",
+      tunName: `hh${lab.tag}`.slice(0, 15),
+      localAddr: "0.0.0.0:51820",
+      vip: "100.64.90.1/24",
+      privateKey: hubKeys.privateKey,
+      peers: [{ vip: "100.64.90.2", publicKey: spokeKeys.publicKey }],
+    });
+    await startTaltun(lab, spoke, {
+      mode: "client",
+      tunName: `hs${lab.tag}`.slice(0, 15),
+      localAddr: "0.0.0.0:0",
+      vip: "100.64.90.2/24",
+      privateKey: spokeKeys.privateKey,
+      peers: [{ vip: "100.64.90.1", publicKey: hubKeys.publicKey, endpoint: "198.18.90.1:51820", allowedIps: ["100.64.90.0/24"] }],
+    });
+    await pingOk(lab, spoke, "100.64.90.1", 1);
+  });
+  afterAll(() => lab.close());
+
+  it("drops 20,000 malformed, forged and oversized datagrams and keeps carrying traffic", async () => {
+    const flood = lab.spawn(attacker, ["node", FLOOD, "198.18.91.1", "51820", "20000"]);
+    const transfer = verifiedTransfer(lab, hub, spoke, "100.64.90.1", 4 << 20);
+    expect(await flood.exited).toBe(0);
+    expect(JSON.parse(flood.output()).sent).toBe(20000);
+    const t = await transfer;
+    expect(t.received).toBe(t.sent);
+    expect(await pingOk(lab, spoke, "100.64.90.1")).toMatch(/3 received/);
+    expect(hubProc.child.exitCode).toBeNull();
+    expect(hubProc.output()).not.toMatch(/error|failed/i);
+  });
+});
