@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, requireLabPreconditions } from "./netns.js";
-import { startTaltun } from "./taltun.js";
+import { TALTUN_CLI, startTaltun } from "./taltun.js";
 import { pingOk, verifiedTransfer } from "./transfer.js";
 import { wgKeyPair } from "./wireguard-go.js";
 
@@ -15,6 +15,7 @@ describe("hostile datagrams", () => {
   let spoke = "";
   let attacker = "";
   let hubProc: Awaited<ReturnType<typeof startTaltun>>;
+  const hubIf = `hh${lab.tag}`.slice(0, 15);
 
   beforeAll(async () => {
     requireLabPreconditions();
@@ -25,7 +26,7 @@ describe("hostile datagrams", () => {
     lab.link(hub, "198.18.91.1/24", attacker, "198.18.91.2/24", ["ve", "veth0"]);
     hubProc = await startTaltun(lab, hub, {
       mode: "server",
-      tunName: `hh${lab.tag}`.slice(0, 15),
+      tunName: hubIf,
       localAddr: "0.0.0.0:51820",
       vip: "100.64.90.1/24",
       privateKey: hubKeys.privateKey,
@@ -53,5 +54,10 @@ describe("hostile datagrams", () => {
     expect(await pingOk(lab, spoke, "100.64.90.1")).toMatch(/3 received/);
     expect(hubProc.child.exitCode).toBeNull();
     expect(hubProc.output()).not.toMatch(/error|failed/i);
+    // Every hostile datagram is accounted for: a third of them are forged transport
+    // packets, four ninths carry handshake types and go to the control plane's ring.
+    const show = JSON.parse(lab.exec(hub, ["node", TALTUN_CLI, "show", hubIf, "--json"]));
+    expect(show.dataplane.droppedRejected).toBeGreaterThanOrEqual(6000);
+    expect(show.dataplane.handshakeMessages + show.dataplane.droppedRingFull).toBeGreaterThanOrEqual(8000);
   });
 });

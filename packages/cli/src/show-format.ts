@@ -27,6 +27,8 @@ export interface InterfaceView {
   publicKey: string | null;
   listenPort: number;
   peers: PeerView[];
+  /** Taltun's data-plane counters; absent for interfaces that have none (wireguard-go). */
+  dataplane?: Record<string, number>;
 }
 
 /** Builds the view of an interface from a sample `before` and one `after`, `seconds` apart. */
@@ -99,6 +101,15 @@ export function formatView(v: InterfaceView, nowMs = Date.now()): string {
     out.push(`  transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`);
     out.push(`  rate: ${bitRate(p.rxRate)} in, ${bitRate(p.txRate)} out`);
     if (p.persistentKeepalive) out.push(`  persistent keepalive: every ${p.persistentKeepalive} seconds`);
+  }
+  const d = v.dataplane;
+  if (d) {
+    out.push(
+      "",
+      `data plane: ${d.udpDatagrams} datagrams in, ${d.sent + d.relayed} out (${d.relayed} relayed), ${d.handshakeMessages} handshake messages`,
+      `  dropped: ${d.droppedRejected} rejected (forged, replayed, malformed), ${d.droppedNoRoute} without a route, ` +
+        `${d.droppedNoSession} waiting for a session, ${d.droppedNoEndpoint} without an endpoint, ${d.droppedRingFull} handshakes over capacity`,
+    );
   }
   return out.join("\n") + "\n";
 }

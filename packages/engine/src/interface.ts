@@ -180,6 +180,7 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
           privateKey = k.slice();
           device.setPrivateKey(k);
         },
+        counters: () => sumStats(buffer, regions.map((r) => r.stats)),
         changed: () => {
           publish();
           Atomics.add(i32, doorbell, 1);

@@ -70,6 +70,11 @@ export interface UapiSetRequest {
 export interface UapiDevice {
   snapshot(): DeviceSnapshot | Promise<DeviceSnapshot>;
   apply(request: UapiSetRequest): void | Promise<void>;
+  /**
+   * Taltun's own data-plane counters (packets, drops by reason, calls), answered to the
+   * `get=taltun` operation, which stock tools never send. Absent: the operation is refused.
+   */
+  counters?(): Record<string, number>;
 }
 
 /**

@@ -119,6 +119,9 @@ async function answer(lines: string[], device: UapiDevice, logger?: Logger): Pro
   const [op, ...body] = lines;
   try {
     if (op === "get=1" && body.length === 0) return `${formatGet(await device.snapshot())}errno=0\n\n`;
+    if (op === "get=taltun" && body.length === 0 && device.counters) {
+      return `${Object.entries(device.counters()).map(([k, v]) => `${k}=${v}\n`).join("")}errno=0\n\n`;
+    }
     if (op === "set=1") {
       const request = parseSet(body);
       await device.apply(request);
@@ -164,6 +167,17 @@ function request(path: string, text: string, timeoutMs = 5000): Promise<string[]
  */
 export async function uapiGet(iface: string, options: UapiOptions = {}): Promise<DeviceSnapshot> {
   return parseGet(await request(uapiSocketPath(iface, options.dir), "get=1\n\n"));
+}
+
+/**
+ * Reads a running Taltun interface's data-plane counters (`get=taltun`); null from an
+ * interface that does not have them (wireguard-go, the kernel module).
+ * @example const c = await uapiCounters("tt0"); c?.droppedRejected
+ */
+export async function uapiCounters(iface: string, options: UapiOptions = {}): Promise<Record<string, number> | null> {
+  const lines = await request(uapiSocketPath(iface, options.dir), "get=taltun\n\n");
+  if (lines.at(-1) !== "errno=0") return null;
+  return Object.fromEntries(lines.slice(0, -1).map((l) => [l.slice(0, l.indexOf("=")), Number(l.slice(l.indexOf("=") + 1))]));
 }
 
 /** Names of the interfaces with a socket in the UAPI directory (answering or not). */

@@ -3,7 +3,7 @@
  * running interfaces, read through their UAPI sockets (two samples, about a second apart).
  */
 import { constants } from "node:os";
-import { type DeviceSnapshot, UAPI_DIR, UapiError, uapiGet, uapiInterfaces } from "@taltun/engine";
+import { type DeviceSnapshot, UAPI_DIR, UapiError, uapiCounters, uapiGet, uapiInterfaces } from "@taltun/engine";
 import type { Command } from "commander";
 import { CliError, action } from "../errors.js";
 import { type InterfaceView, formatView, viewOf } from "../show-format.js";
@@ -38,9 +38,12 @@ export async function sample(names: string[], named: boolean): Promise<Interface
   await new Promise((r) => setTimeout(r, SAMPLE_MS));
   const second = await Promise.all(names.map((n, i) => (first[i] ? get(n) : null)));
   const seconds = (Date.now() - t1) / 1000;
+  const counters = await Promise.all(names.map((n, i) => (second[i] ? uapiCounters(n).catch(() => null) : null)));
   return names.flatMap((n, i) => {
     const [a, b] = [first[i], second[i]];
-    return a && b ? [viewOf(n, a, b, seconds)] : [];
+    if (!a || !b) return [];
+    const view = viewOf(n, a, b, seconds);
+    return [counters[i] ? { ...view, dataplane: counters[i] } : view];
   });
 }
 

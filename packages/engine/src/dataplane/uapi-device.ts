@@ -19,12 +19,16 @@ export interface UapiDeviceOptions {
   listenPort: number;
   /** Called after a successful change. */
   changed: () => void;
+  /** The data plane's counters, summed over the workers. */
+  counters: () => Record<string, number>;
 }
 
 /** Builds the UAPI view of a running interface. */
 export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
   const { device } = o;
   return {
+    counters: o.counters,
+
     snapshot(): DeviceSnapshot {
       return {
         privateKey: o.privateKey(),
