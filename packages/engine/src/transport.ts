@@ -210,15 +210,24 @@ export function prepareSeal(t: SharedTables, b: TransportBatch, now: number): nu
 export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): number {
   const { i32, u8, f64 } = t;
   let n = 0;
+  // Datagrams of a batch mostly carry the same receiver index: judge it once per run.
+  let lastIndex = 0;
+  let slot = -1;
   for (let i = 0; i < b.count; i++) {
     const d = b.data[i];
     const len = b.lengths[i];
     b.peers[i] = -1;
     if (len < TRANSPORT_MIN_SIZE || readU32(u8, d) !== MESSAGE_TRANSPORT) continue;
-    const slot = t.lookupIndex(readU32(u8, d + 4));
+    const index = readU32(u8, d + 4);
+    if (index !== lastIndex || index === 0) {
+      lastIndex = index;
+      slot = t.lookupIndex(index);
+      if (slot >= 0) {
+        const flags = Atomics.load(i32, t.keypairWord(slot, K_FLAGS));
+        if ((flags & (KP_VALID | KP_EXPIRED)) !== KP_VALID || now - f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3] >= REJECT_AFTER_TIME) slot = -1;
+      }
+    }
     if (slot < 0) continue;
-    const flags = Atomics.load(i32, t.keypairWord(slot, K_FLAGS));
-    if ((flags & (KP_VALID | KP_EXPIRED)) !== KP_VALID || now - f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3] >= REJECT_AFTER_TIME) continue;
     const lo = readU32(u8, d + 8);
     const hi = readU32(u8, d + 12);
     if (hi === REJECT_HI && lo >= REJECT_LO) continue;
@@ -280,12 +289,35 @@ function updateEndpoint(t: SharedTables, peer: number, src: number): void {
  */
 export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowedIps: Int32Array): number {
   const { i32, u8 } = t;
+  // Pass 1, per run of descriptors on one keypair: check the slot still owns the index,
+  // then record the authenticated counters in the replay window under one lock.
+  for (let j = 0; j < n; ) {
+    const slot = b.peers[b.descPacket[j]];
+    let end = j + 1;
+    while (end < n && b.peers[b.descPacket[end]] === slot) end++;
+    const owned = (i32[t.keypairWord(slot, K_LOCAL_INDEX)] | 0) === (readU32(u8, b.data[b.descPacket[j]] + 4) | 0);
+    const lockWord = t.keypairWord(slot, K_LOCK);
+    if (owned) t.lock(lockWord);
+    for (let k = j; k < end; k++) {
+      const status = ((b.descPtr + k * DESC_SIZE) >> 2) + 5;
+      const d = b.data[b.descPacket[k]];
+      // A replay (or a recycled slot) turns the status back to "failed".
+      if (i32[status] === 1 && !(owned && replayAccept(i32, lockWord - K_LOCK + K_REPLAY, readU32(u8, d + 8), readU32(u8, d + 12)))) i32[status] = 0;
+    }
+    if (owned) t.unlock(lockWord);
+    j = end;
+  }
+  // Pass 2: promotion, roaming, counters, inner packet checks.
   let delivered = 0;
-  // Counters are added once per run of packets from the same peer.
   let runPeer = -1;
   let runBytes = 0;
   let runPackets = 0;
   let runData = 0;
+  let runSource = 0;
+  let lastSlot = -1;
+  // Consecutive IPv4 packets from one inner source: one allowed-IPs lookup.
+  let lastV4Source = -1;
+  let lastV4Peer = -1;
   for (let j = 0; j < n; j++) {
     const i = b.descPacket[j];
     const slot = b.peers[i];
@@ -294,43 +326,56 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     b.lengths[i] = 0;
     b.peers[i] = -1;
     if (i32[((b.descPtr + j * DESC_SIZE) >> 2) + 5] !== 1) continue;
-    // The slot may have been recycled while we decrypted: it must still own this index.
-    if ((i32[t.keypairWord(slot, K_LOCAL_INDEX)] | 0) !== (readU32(u8, d + 4) | 0)) continue;
-    const lockWord = t.keypairWord(slot, K_LOCK);
-    t.lock(lockWord);
-    const fresh = replayAccept(i32, lockWord - K_LOCK + K_REPLAY, readU32(u8, d + 8), readU32(u8, d + 12));
-    t.unlock(lockWord);
-    if (!fresh) continue;
     const peer = i32[t.keypairWord(slot, K_PEER)];
     if (peer < 0) continue;
-    if (Atomics.load(i32, t.peerWord(peer, P_NEXT)) === slot) confirmNext(t, peer, slot);
-    if (b.sources[i] !== 0) updateEndpoint(t, peer, b.sources[i]);
+    if (slot !== lastSlot) {
+      // Only the first packet of a run can find its keypair still in `next`.
+      lastSlot = slot;
+      if (Atomics.load(i32, t.peerWord(peer, P_NEXT)) === slot) confirmNext(t, peer, slot);
+    }
     if (peer !== runPeer) {
-      addRxCounters(t, runPeer, runBytes, runPackets, runData);
+      flushRun(t, runPeer, runBytes, runPackets, runData, runSource);
       runPeer = peer;
-      runBytes = runPackets = runData = 0;
+      runBytes = runPackets = runData = runSource = 0;
     }
     runBytes += len;
     runPackets++;
+    if (b.sources[i] !== 0) runSource = b.sources[i];
     b.peers[i] = peer;
     const plain = len - TRANSPORT_MIN_SIZE;
     if (plain === 0) continue; // keepalive: authenticated, nothing to deliver
     // Counted before the source check, like any data packet that authenticated (timers).
     runData++;
-    const inner = innerLength(u8, d + TRANSPORT_HEADER_SIZE, plain);
-    if (inner === 0 || lookupPacket(allowedIps, u8, d + TRANSPORT_HEADER_SIZE, inner, "source") !== peer) {
+    const at = d + TRANSPORT_HEADER_SIZE;
+    const inner = innerLength(u8, at, plain);
+    if (inner === 0) {
+      b.peers[i] = -1;
+      continue;
+    }
+    let owner: number;
+    if (u8[at] >> 4 === 4) {
+      const src = readU32(u8, at + 12);
+      if (src !== lastV4Source) {
+        lastV4Source = src;
+        lastV4Peer = lookupPacket(allowedIps, u8, at, inner, "source");
+      }
+      owner = lastV4Peer;
+    } else owner = lookupPacket(allowedIps, u8, at, inner, "source");
+    if (owner !== peer) {
       b.peers[i] = -1;
       continue;
     }
     b.lengths[i] = inner;
     delivered++;
   }
-  addRxCounters(t, runPeer, runBytes, runPackets, runData);
+  flushRun(t, runPeer, runBytes, runPackets, runData, runSource);
   return delivered;
 }
 
-function addRxCounters(t: SharedTables, peer: number, bytes: number, packets: number, data: number): void {
+/** Counters of a run of packets from one peer; its endpoint becomes the run's latest source. */
+function flushRun(t: SharedTables, peer: number, bytes: number, packets: number, data: number, source: number): void {
   if (peer < 0 || packets === 0) return;
+  if (source !== 0) updateEndpoint(t, peer, source);
   add64(t.i32, t.peerWord(peer, P_RX_BYTES_LO), bytes);
   Atomics.add(t.i32, t.peerWord(peer, P_RX_PACKETS), packets);
   if (data > 0) Atomics.add(t.i32, t.peerWord(peer, P_RX_DATA), data);
