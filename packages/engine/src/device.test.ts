@@ -171,7 +171,7 @@ describe("Device timers in virtual time", () => {
   });
 
   it("sends persistent keepalives at the configured interval", () => {
-    const { w, a, b } = pair({ persistentKeepalive: 25 });
+    const { w, a } = pair({ persistentKeepalive: 25 });
     w.tick(); // the first persistent keepalive finds no session: it starts the handshake
     expect(kinds(a, "keypair")).toHaveLength(1);
     const start = w.clock.now();
@@ -252,14 +252,14 @@ describe("Device message limits and load", () => {
     const others = Array.from({ length: 12 }, (_, k) => w.addNode(`p${k}`, `100.64.1.${k}`));
     for (const o of others) w.connect(o, b);
     const common = parseEndpoint("198.18.7.7:40000"); // every initiator behind one address
-    const deliver = (o: Node) => {
+    const deliver = () => {
       const i = w.inflight.findIndex((d) => d.to === b);
       const { bytes } = w.inflight.splice(i, 1)[0];
       return b.device.handleHandshakeMessage(bytes, common, w.clock.now())[0];
     };
     const answers = others.map((o) => {
       w.apply(o, o.device.initiate(0, 0));
-      return deliver(o);
+      return deliver();
     });
     expect(answers.slice(0, 3).every((x) => x.type === "send" && x.message === "response")).toBe(true);
     expect(answers.slice(3).every((x) => x.type === "send" && x.message === "cookie-reply")).toBe(true);
@@ -269,7 +269,7 @@ describe("Device message limits and load", () => {
     w.clock.advance(REKEY_TIMEOUT);
     const retries = others.slice(3).map((o) => {
       w.apply(o, o.device.tick(w.clock.now()));
-      return deliver(o);
+      return deliver();
     });
     // 3 retries fit under the threshold; past it MAC2 is valid, and the source's bucket (5) decides.
     const responses = retries.filter((x) => x.type === "send" && x.message === "response").length;

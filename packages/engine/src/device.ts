@@ -178,7 +178,8 @@ export class Device {
     if (cfg.endpoint) this.setEndpoint(peer, cfg.endpoint);
     if (cfg.persistentKeepalive !== undefined) {
       peer.timers.persistentInterval = cfg.persistentKeepalive * 1000;
-      if (cfg.persistentKeepalive > 0) peer.timers.persistentAt = this.clock.now();
+      // Turning it on sends one at once (which may start the handshake); off disarms it.
+      peer.timers.persistentAt = cfg.persistentKeepalive > 0 ? this.clock.now() : Infinity;
     }
     if (cfg.allowedIps) {
       this.allowedIps.removePeer(peer.slot);
