@@ -10,8 +10,8 @@
 
 import { setupState, hchacha20 } from "./chacha20";
 import { chachaPolyXor, chachaPolyKs } from "./chacha20_simd";
-import { polyInit, polyPadded, polyFinish, tagEqual } from "./poly1305";
-import { S_STATE, S_POLY, S_PAD, S_TAG, S_KS, S_SUBKEY, S_XNONCE, KS_MAX_DATA } from "./layout";
+import { polyInit, polyPowers, polyPadded, polyFinish, tagEqual } from "./poly1305";
+import { S_STATE, S_POLY, S_POLYTAB, S_PAD, S_TAG, S_KS, S_SUBKEY, S_XNONCE, KS_MAX_DATA } from "./layout";
 
 // dst[0..n) ^= ks[0..n)
 // @ts-ignore: decorator
@@ -22,12 +22,14 @@ import { S_STATE, S_POLY, S_PAD, S_TAG, S_KS, S_SUBKEY, S_XNONCE, KS_MAX_DATA } 
   for (; i < end; i++) store<u8>(dst + i, load<u8>(dst + i) ^ load<u8>(ks + i));
 }
 
-// State setup, keystream group 0 into S_KS, Poly1305 key, AAD into the MAC.
-function start(scratch: usize, key: usize, n0: u32, n1: u32, n2: u32, aad: usize, aadLen: u32): void {
+// State setup, keystream group 0 into S_KS, Poly1305 key, AAD into the MAC; the SIMD loop's
+// coefficients only when a message goes past group 0 (`long`).
+function start(scratch: usize, key: usize, n0: u32, n1: u32, n2: u32, aad: usize, aadLen: u32, long: bool): void {
   const st = scratch + S_STATE, ps = scratch + S_POLY, ks = scratch + S_KS;
   setupState(st, key, n0, n1, n2);
-  chachaPolyKs(st, ps, 0, ks, 1, 0, 0);
+  chachaPolyKs(st, ps, scratch + S_POLYTAB, 0, ks, 1, 0, 0);
   polyInit(ps, ks);
+  if (long) polyPowers(ps, scratch + S_POLYTAB);
   polyPadded(ps, aad, aadLen, scratch + S_PAD);
 }
 
@@ -35,13 +37,13 @@ function start(scratch: usize, key: usize, n0: u32, n1: u32, n2: u32, aad: usize
 // (in place, the MAC only reads what is already ciphertext) when mac is true.
 // Returns where the MAC stopped.
 function xorTail(scratch: usize, data: usize, len: u32, pp: usize, mac: bool): usize {
-  const st = scratch + S_STATE, ps = scratch + S_POLY, ks = scratch + S_KS;
+  const st = scratch + S_STATE, ps = scratch + S_POLY, pt = scratch + S_POLYTAB, ks = scratch + S_KS;
   const pend = mac ? data + (len & ~15) : 0;
   const groups = (len - 192) >>> 8;
-  pp = chachaPolyXor(st, ps, 4, data + 192, groups, pp, pend);
+  pp = chachaPolyXor(st, ps, pt, 4, data + 192, groups, pp, pend);
   const done: u32 = 192 + (groups << 8);
   if (done < len) {
-    pp = chachaPolyKs(st, ps, 4 + (groups << 2), ks, 1, pp, min<usize>(pend, data + done));
+    pp = chachaPolyKs(st, ps, pt, 4 + (groups << 2), ks, 1, pp, min<usize>(pend, data + done));
     xorBytes(data + done, ks, len - done);
   }
   return pp;
@@ -52,7 +54,7 @@ export function sealFast(
   scratch: usize, key: usize, n0: u32, n1: u32, n2: u32,
   data: usize, len: u32, aad: usize, aadLen: u32,
 ): void {
-  start(scratch, key, n0, n1, n2, aad, aadLen);
+  start(scratch, key, n0, n1, n2, aad, aadLen, len > 192);
   const ps = scratch + S_POLY, pad = scratch + S_PAD;
   xorBytes(data, scratch + S_KS + 64, min<u32>(len, 192));
   let pp = data;
@@ -68,12 +70,12 @@ export function openFast(
 ): u32 {
   if (sealedLen < 16) return 0;
   const len = sealedLen - 16;
-  start(scratch, key, n0, n1, n2, aad, aadLen);
+  start(scratch, key, n0, n1, n2, aad, aadLen, len > 192 && len <= KS_MAX_DATA);
   const st = scratch + S_STATE, ps = scratch + S_POLY, pad = scratch + S_PAD, ks = scratch + S_KS;
   if (len <= KS_MAX_DATA) {
     // Pass 1: keystream of the whole packet into scratch (after group 0), MAC alongside.
     let pp = data;
-    if (len > 192) pp = chachaPolyKs(st, ps, 4, ks + 256, (len - 192 + 255) >>> 8, pp, data + (len & ~15));
+    if (len > 192) pp = chachaPolyKs(st, ps, scratch + S_POLYTAB, 4, ks + 256, (len - 192 + 255) >>> 8, pp, data + (len & ~15));
     polyPadded(ps, pp, <u32>(data + len - pp), pad);
     polyFinish(ps, aadLen, len, pad, scratch + S_TAG);
     if (!tagEqual(scratch + S_TAG, data + len)) return 0;

@@ -28,8 +28,8 @@ const M26: u64 = 0x3ffffff;
   return v128.or(i32x4.shl(t, n), i32x4.shr_u(t, 32 - n));
 }
 
-// Writes 16 bytes of block `blk` (words 4g..4g+3) at out + blk*64 + g*16: stored as
-// keystream, or XORed into the bytes already there (in place).
+// Writes 16 keystream bytes at out+off: stored as they are, or XORed into the bytes already
+// there (in place).
 // @ts-ignore: decorator
 @inline function emit(out: usize, off: usize, v: v128, inPlace: bool): void {
   if (inPlace) v128.store(out + off, v128.xor(v128.load(out + off), v));
@@ -53,15 +53,14 @@ const M26: u64 = 0x3ffffff;
 /**
  * Generates `groups` groups of four keystream blocks of state `st` (16 words) from block
  * counter `ctr`, 256 bytes per group at `out`: XORed in place (`inPlace`) or stored.
- * Meanwhile absorbs 16-byte Poly1305 blocks from `pp` (state at `ps`, see poly1305.ts), at
- * most 20 per group, never past `lim` and, in place, never past the bytes already written
- * (sealing MACs the ciphertext this loop produced). Returns where the MAC stopped.
+ * Meanwhile absorbs 16-byte Poly1305 blocks in pairs from `pp` (state at `ps`, coefficients
+ * at `pt`, see poly1305.ts), at most 20 per group, never past `lim` and, in place, never past
+ * the bytes already written (sealing MACs the ciphertext this loop produced). Returns where
+ * the MAC stopped; a last odd block is left to the caller.
  */
 // @ts-ignore: decorator
-@inline function core(st: usize, ps: usize, ctr: u32, out: usize, groups: u32, inPlace: bool, pp: usize, lim: usize): usize {
-  const r0 = <u64>load<u32>(ps, 0), r1 = <u64>load<u32>(ps, 4), r2 = <u64>load<u32>(ps, 8);
-  const r3 = <u64>load<u32>(ps, 12), r4 = <u64>load<u32>(ps, 16);
-  const s1 = r1 * 5, s2 = r2 * 5, s3 = r3 * 5, s4 = r4 * 5;
+@inline function core(st: usize, ps: usize, pt: usize, ctr: u32, out: usize, groups: u32, inPlace: bool, pp: usize, lim: usize): usize {
+  const t = pt; // u64 coefficients (poly1305.ts polyPowers): r, r*5, r^2, r^2*5
   let h0 = <u64>load<u32>(ps, 20), h1 = <u64>load<u32>(ps, 24), h2 = <u64>load<u32>(ps, 28);
   let h3 = <u64>load<u32>(ps, 32), h4 = <u64>load<u32>(ps, 36);
   for (let grp: u32 = 0; grp < groups; grp++, ctr += 4, out += 256) {
@@ -111,19 +110,24 @@ const M26: u64 = 0x3ffffff;
       x8 = i32x4.add(x8, x13); x9 = i32x4.add(x9, x14);
       x5 = rot(x5, x10, 7); x6 = rot(x6, x11, 7);
       x7 = rot(x7, x8, 7); x4 = rot(x4, x9, 7);
-      // Two Poly1305 blocks per double round (h += m; h *= r mod 2^130-5; 26-bit limbs).
-      for (let k = 0; k < 2 && pp + 16 <= plim; k++, pp += 16) {
-        const m0 = load<u64>(pp, 0), m1 = load<u64>(pp, 8);
-        h0 += m0 & M26;
-        h1 += (m0 >>> 26) & M26;
-        h2 += ((m0 >>> 52) | (m1 << 12)) & M26;
-        h3 += (m1 >>> 14) & M26;
-        h4 += (m1 >>> 40) | <u64>HIBIT;
-        const d0 = h0 * r0 + h1 * s4 + h2 * s3 + h3 * s2 + h4 * s1;
-        let d1 = h0 * r1 + h1 * r0 + h2 * s4 + h3 * s3 + h4 * s2;
-        let d2 = h0 * r2 + h1 * r1 + h2 * r0 + h3 * s4 + h4 * s3;
-        let d3 = h0 * r3 + h1 * r2 + h2 * r1 + h3 * r0 + h4 * s4;
-        let d4 = h0 * r4 + h1 * r3 + h2 * r2 + h3 * r1 + h4 * r0;
+      // Two Poly1305 blocks per double round as h = (h + m1)*r^2 + m2*r: the m2*r products
+      // do not wait for h, and one carry chain serves both blocks.
+      if (pp + 32 <= plim) {
+        const m0 = load<u64>(pp, 0), m1 = load<u64>(pp, 8), n0 = load<u64>(pp, 16), n1 = load<u64>(pp, 24);
+        const a0 = h0 + (m0 & M26), a1 = h1 + ((m0 >>> 26) & M26), a2 = h2 + (((m0 >>> 52) | (m1 << 12)) & M26);
+        const a3 = h3 + ((m1 >>> 14) & M26), a4 = h4 + ((m1 >>> 40) | <u64>HIBIT);
+        const b0 = n0 & M26, b1 = (n0 >>> 26) & M26, b2 = ((n0 >>> 52) | (n1 << 12)) & M26;
+        const b3 = (n1 >>> 14) & M26, b4 = (n1 >>> 40) | <u64>HIBIT;
+        const d0 = a0 * load<u64>(t, 72) + a1 * load<u64>(t, 136) + a2 * load<u64>(t, 128) + a3 * load<u64>(t, 120) + a4 * load<u64>(t, 112)
+          + b0 * load<u64>(t, 0) + b1 * load<u64>(t, 64) + b2 * load<u64>(t, 56) + b3 * load<u64>(t, 48) + b4 * load<u64>(t, 40);
+        let d1 = a0 * load<u64>(t, 80) + a1 * load<u64>(t, 72) + a2 * load<u64>(t, 136) + a3 * load<u64>(t, 128) + a4 * load<u64>(t, 120)
+          + b0 * load<u64>(t, 8) + b1 * load<u64>(t, 0) + b2 * load<u64>(t, 64) + b3 * load<u64>(t, 56) + b4 * load<u64>(t, 48);
+        let d2 = a0 * load<u64>(t, 88) + a1 * load<u64>(t, 80) + a2 * load<u64>(t, 72) + a3 * load<u64>(t, 136) + a4 * load<u64>(t, 128)
+          + b0 * load<u64>(t, 16) + b1 * load<u64>(t, 8) + b2 * load<u64>(t, 0) + b3 * load<u64>(t, 64) + b4 * load<u64>(t, 56);
+        let d3 = a0 * load<u64>(t, 96) + a1 * load<u64>(t, 88) + a2 * load<u64>(t, 80) + a3 * load<u64>(t, 72) + a4 * load<u64>(t, 136)
+          + b0 * load<u64>(t, 24) + b1 * load<u64>(t, 16) + b2 * load<u64>(t, 8) + b3 * load<u64>(t, 0) + b4 * load<u64>(t, 64);
+        let d4 = a0 * load<u64>(t, 104) + a1 * load<u64>(t, 96) + a2 * load<u64>(t, 88) + a3 * load<u64>(t, 80) + a4 * load<u64>(t, 72)
+          + b0 * load<u64>(t, 32) + b1 * load<u64>(t, 24) + b2 * load<u64>(t, 16) + b3 * load<u64>(t, 8) + b4 * load<u64>(t, 0);
         d1 += d0 >>> 26; h0 = d0 & M26;
         d2 += d1 >>> 26; h1 = d1 & M26;
         d3 += d2 >>> 26; h2 = d2 & M26;
@@ -131,6 +135,7 @@ const M26: u64 = 0x3ffffff;
         h4 = d4 & M26;
         h0 += (d4 >>> 26) * 5;
         h1 += h0 >>> 26; h0 &= M26;
+        pp += 32;
       }
     }
     // Feed-forward: add the input state (RFC 8439 §2.3, step 3).
@@ -153,11 +158,12 @@ const M26: u64 = 0x3ffffff;
 }
 
 /** `core` XORing the keystream into `out` in place (seal, and open's second pass). */
-export function chachaPolyXor(st: usize, ps: usize, ctr: u32, out: usize, groups: u32, pp: usize, lim: usize): usize {
-  return core(st, ps, ctr, out, groups, true, pp, lim);
+export function chachaPolyXor(st: usize, ps: usize, pt: usize, ctr: u32, out: usize, groups: u32, pp: usize, lim: usize): usize {
+  return core(st, ps, pt, ctr, out, groups, true, pp, lim);
 }
 
 /** `core` storing the keystream at `out` (open's first pass, partial groups). */
-export function chachaPolyKs(st: usize, ps: usize, ctr: u32, out: usize, groups: u32, pp: usize, lim: usize): usize {
-  return core(st, ps, ctr, out, groups, false, pp, lim);
+export function chachaPolyKs(st: usize, ps: usize, pt: usize, ctr: u32, out: usize, groups: u32, pp: usize, lim: usize): usize {
+  return core(st, ps, pt, ctr, out, groups, false, pp, lim);
 }
+

@@ -24,10 +24,12 @@ export const S_SUBKEY: u32 = 160;
 export const S_XNONCE: u32 = 192;
 /** Keystream buffer: 4-block groups, and the whole keystream of a packet being opened. */
 export const S_KS: u32 = 256;
+/** Poly1305 coefficients for the SIMD loop (r, r*5, r^2, r^2*5 as u64; 144 bytes). */
+export const S_POLYTAB: u32 = 4608;
 /** Largest sealed payload (bytes) whose keystream fits S_KS (one pass open); larger ones take two passes. */
 export const KS_MAX_DATA: u32 = 4096;
 // S_KS holds the poly key block + data keystream rounded up to 4 blocks: 64 + 4096 + 192 bytes.
-// 256 + 4352 = 4608 <= SCRATCH_BYTES.
+// 256 + 4352 = 4608 = S_POLYTAB; S_POLYTAB + 144 <= SCRATCH_BYTES.
 
 /** Descriptor layout of the batch API (src/descriptor.ts documents it). */
 export const DESC_SIZE: u32 = 24;

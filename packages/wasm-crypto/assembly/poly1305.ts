@@ -4,6 +4,7 @@
 //   +0  r0..r4 (u32)   +20 h0..h4 (u32)   +40 s0..s3 (u32, the key's second half)
 
 const M26: u32 = 0x3ffffff;
+const M26L: u64 = 0x3ffffff;
 /** The 2^128 bit of a full 16-byte block, as it lands in limb 4. */
 export const HIBIT: u32 = 1 << 24;
 
@@ -112,4 +113,34 @@ export function tagEqual(a: usize, b: usize): u32 {
     (load<u32>(a, 8) ^ load<u32>(b, 8)) | (load<u32>(a, 12) ^ load<u32>(b, 12));
   // (d | -d) has its top bit set exactly when d != 0; no branch on secret data.
   return 1 ^ ((d | (0 - d)) >>> 31);
+}
+
+/**
+ * Writes the u64 coefficients the SIMD loop multiplies by (chacha20_simd.ts) to `t`:
+ * r0..r4, r1..r4 times 5, q = r^2 mod 2^130-5 (q0..q4), q1..q4 times 5 (144 bytes).
+ * Two blocks then cost one carry chain: h' = (h + m1)*r^2 + m2*r.
+ */
+export function polyPowers(ps: usize, t: usize): void {
+  const r0 = <u64>load<u32>(ps, 0), r1 = <u64>load<u32>(ps, 4), r2 = <u64>load<u32>(ps, 8);
+  const r3 = <u64>load<u32>(ps, 12), r4 = <u64>load<u32>(ps, 16);
+  const s1 = r1 * 5, s2 = r2 * 5, s3 = r3 * 5, s4 = r4 * 5;
+  store<u64>(t, r0, 0); store<u64>(t, r1, 8); store<u64>(t, r2, 16); store<u64>(t, r3, 24); store<u64>(t, r4, 32);
+  store<u64>(t, s1, 40); store<u64>(t, s2, 48); store<u64>(t, s3, 56); store<u64>(t, s4, 64);
+  // r^2 mod 2^130-5, carried so every limb is at most 2^26 (q2 may exceed it by 1): small
+  // enough that ten 2^27 x 2^29.4 products still sum below 2^64 in the SIMD loop.
+  const d0 = r0 * r0 + r1 * s4 + r2 * s3 + r3 * s2 + r4 * s1;
+  let d1 = r0 * r1 + r1 * r0 + r2 * s4 + r3 * s3 + r4 * s2;
+  let d2 = r0 * r2 + r1 * r1 + r2 * r0 + r3 * s4 + r4 * s3;
+  let d3 = r0 * r3 + r1 * r2 + r2 * r1 + r3 * r0 + r4 * s4;
+  let d4 = r0 * r4 + r1 * r3 + r2 * r2 + r3 * r1 + r4 * r0;
+  d1 += d0 >>> 26; let q0 = d0 & M26L;
+  d2 += d1 >>> 26; let q1 = d1 & M26L;
+  d3 += d2 >>> 26; const q2a = d2 & M26L;
+  d4 += d3 >>> 26; const q3 = d3 & M26L;
+  const q4 = d4 & M26L;
+  q0 += (d4 >>> 26) * 5;
+  q1 += q0 >>> 26; q0 &= M26L;
+  const q2 = q2a + (q1 >>> 26); q1 &= M26L;
+  store<u64>(t, q0, 72); store<u64>(t, q1, 80); store<u64>(t, q2, 88); store<u64>(t, q3, 96); store<u64>(t, q4, 104);
+  store<u64>(t, q1 * 5, 112); store<u64>(t, q2 * 5, 120); store<u64>(t, q3 * 5, 128); store<u64>(t, q4 * 5, 136);
 }

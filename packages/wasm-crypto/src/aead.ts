@@ -8,6 +8,7 @@ import { TAG_BYTES } from "./descriptor.js";
 import { bytes } from "./_checks.js";
 
 const PAGE = 65536;
+const MAX_PAGES = 16384; // 1 GiB
 // Private layout: scratch, then key (32), nonce (24, padded to 32), then AAD and data.
 const SCRATCH = HEAP_BASE;
 const KEY = SCRATCH + SCRATCH_BYTES;
@@ -20,14 +21,16 @@ let heap: Uint8Array;
 
 // Lazily instantiates the private module and grows its memory to hold `need` bytes above VAR.
 // The private memory may grow (it is nobody else's), so the view is refreshed after growing.
+// Its maximum (1 GiB) bounds the address space it reserves, and so the largest message.
 function reserve(need: number): Uint8Array {
   if (memory === undefined) {
-    memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+    memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
     raw = new WebAssembly.Instance(compileOnce(), { env: { memory } }).exports as unknown as AeadExports;
     raw.init(SCRATCH);
     heap = new Uint8Array(memory.buffer);
   }
   const total = VAR + need;
+  if (total > MAX_PAGES * PAGE) throw new RangeError("message too large for seal/open (1 GiB); use an AeadInstance");
   if (total > heap.length) {
     memory.grow(Math.ceil((total - heap.length) / PAGE));
     heap = new Uint8Array(memory.buffer);

@@ -196,6 +196,20 @@ describe("instance single-shot", () => {
     expect(toHex(u8.subarray(DATA, DATA + pt.length))).toBe(toHex(pt));
   });
 
+  it("works at unaligned addresses (keys, nonces, AAD and data at odd offsets)", () => {
+    const r = rng(6);
+    const { aead, u8 } = setup();
+    for (const off of [1, 3, 7, 13]) {
+      const key = r.bytes(32), nonce = r.bytes(12), aad = r.bytes(17), pt = r.bytes(700 + off);
+      const K = KEYS + off, N = K + 32 + off, A = N + 12 + off, D = DATA + off;
+      u8.set(key, K); u8.set(nonce, N); u8.set(aad, A); u8.set(pt, D);
+      aead.seal(K, N, D, pt.length, A, aad.length);
+      expect(toHex(u8.subarray(D, D + pt.length + 16))).toBe(toHex(seal(key, nonce, pt, aad)));
+      expect(aead.open(K, N, D, pt.length + 16, A, aad.length)).toBe(true);
+      expect(toHex(u8.subarray(D, D + pt.length))).toBe(toHex(pt));
+    }
+  });
+
   it("checks pointers and sizes", () => {
     const { aead, memory } = setup();
     const end = memory.buffer.byteLength;
