@@ -103,6 +103,7 @@ describe("allowed IPs", () => {
     t.insert("10.0.0.0/8", 1);
     const a = parseIp("10.1.2.3");
     const before = t.snapshot;
+    const version = t.version;
     expect(before.buffer).toBeInstanceOf(SharedArrayBuffer);
     for (let i = 0; i < 200; i++) {
       const reader = t.snapshot;
@@ -112,6 +113,7 @@ describe("allowed IPs", () => {
       expect(lookupAddress(t.snapshot, parseIp(`10.1.${i}.7`), 0, 4)).toBe(100 + i);
     }
     expect(lookupAddress(before, parseIp("10.1.7.7"), 0, 4)).toBe(1);
+    expect(t.version).toBe(version + 200);
     t.remove("10.1.2.0/24");
     expect(lookupAddress(t.snapshot, a, 0, 4)).toBe(1);
   });

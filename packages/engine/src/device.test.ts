@@ -3,6 +3,7 @@ import { ipv4, World, type Node } from "../test/harness.js";
 import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT } from "./constants.js";
 import { K_RECV_KEY_BYTE, K_SEND_HI, K_SEND_KEY_BYTE, K_SEND_LO, P_CURRENT, P_FLAGS, P_NEXT, PEER_WANT_HANDSHAKE } from "./shared-tables.js";
 import { defaultJitter } from "./timers.js";
+import { copyEndpoint } from "./transport.js";
 import { parseEndpoint } from "./endpoint.js";
 import { HANDSHAKE_BURST } from "./ratelimiter.js";
 
@@ -98,6 +99,10 @@ describe("Device: two peers over one shared memory", () => {
     b.plane.open([sealed!], moved, 0);
     w.tick();
     expect(b.device.peerStats()[0].endpoint).toEqual(moved);
+    // Workers read it back from the shared peer slot for sending.
+    const scratch = b.plane.batch.descPtr + 64 * 24;
+    expect(copyEndpoint(b.device.tables, w.slotOf(b, a), scratch)).toBe(true);
+    expect(b.device.tables.u8.slice(scratch, scratch + 28)).toEqual(moved);
     // A forged packet from elsewhere does not move it.
     const forged = sealed!.slice();
     forged[40] ^= 1;

@@ -38,7 +38,7 @@ export { AllowedIps, lookupAddress, lookupPacket } from "./allowed-ips.js";
 export { parseIp, parsePrefix, formatIp, formatPrefix, type Prefix } from "./ip.js";
 export { parseEndpoint, formatEndpoint, type Endpoint } from "./endpoint.js";
 export * from "./shared-tables.js";
-export { createTransportBatch, prepareSeal, prepareOpen, finishOpen, type TransportBatch } from "./transport.js";
+export { createTransportBatch, prepareSeal, prepareOpen, finishOpen, copyEndpoint, type TransportBatch } from "./transport.js";
 export { PeerTimers, type TimerKind } from "./timers.js";
 export { KeypairStore, RETIRE_GRACE } from "./keypair.js";
 export { type PeerConfig } from "./peer.js";

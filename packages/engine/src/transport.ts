@@ -264,6 +264,22 @@ function confirmNext(t: SharedTables, peer: number, slot: number): void {
   t.unlock(lockWord);
 }
 
+/**
+ * Copy peer `peer`'s current endpoint record (ENDPOINT_BYTES, sockaddr layout) to byte
+ * address `dst` of the shared buffer, e.g. into a sendmmsg header; false when the peer has
+ * none yet (family 0). Consistent even while a worker or the control plane rewrites it.
+ */
+export function copyEndpoint(t: SharedTables, peer: number, dst: number): boolean {
+  const seq = t.peerWord(peer, P_ENDPOINT_SEQ);
+  const src = t.endpointAddress(peer);
+  for (;;) {
+    const before = Atomics.load(t.i32, seq);
+    if (before & 1) continue;
+    t.u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
+    if (Atomics.load(t.i32, seq) === before) return t.u8[dst] !== 0;
+  }
+}
+
 /** Roaming: the peer's endpoint becomes the source of its latest authenticated packet. */
 function updateEndpoint(t: SharedTables, peer: number, src: number): void {
   const u8 = t.u8;
