@@ -215,6 +215,21 @@ describe("Device timers in virtual time", () => {
       expect(t.i32[t.peerWord(0, P_CURRENT)]).toBe(-1);
     }
   });
+
+  it("close() zeroes every key at once", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    const t = a.device.tables;
+    const slot = t.i32[t.peerWord(0, P_CURRENT)];
+    const key = () => t.u8.subarray(t.keypairByte(slot, K_SEND_KEY_BYTE), t.keypairByte(slot, K_RECV_KEY_BYTE) + 32);
+    expect(key().some((x) => x !== 0)).toBe(true);
+    const secrets = a.device.peerBySlot(0)!.secrets;
+    a.device.close();
+    expect(key().every((x) => x === 0)).toBe(true);
+    expect(secrets.staticStatic.every((x) => x === 0)).toBe(true);
+    expect(a.device.publicKey).toBeNull();
+    expect(a.plane.seal(0, [ipv4(a.vip, b.vip, 10)], w.clock.now())).toEqual([null]);
+  });
 });
 
 describe("Device message limits and load", () => {

@@ -143,6 +143,7 @@ export class Device {
   /** Set (or change) our private key: every session and pending handshake is dropped. */
   setPrivateKey(privateKey: Uint8Array): void {
     if (privateKey.length !== 32) throw new ConfigError("private key must be 32 bytes");
+    this.identity?.privateKey.fill(0);
     this.identity = { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
     this.checker = new CookieChecker(this.identity.publicKey);
     const now = this.clock.now();
@@ -150,6 +151,25 @@ export class Device {
       peer.secrets.staticStatic = precomputeStaticStatic(this.identity, peer.publicKey);
       this.resetSessions(peer, now);
     }
+  }
+
+  /**
+   * Shut down: every keypair and pending handshake is dropped and zeroed at once, and so
+   * are our private key and each peer's preshared key and precomputed static-static DH.
+   * The device must not be used afterwards.
+   */
+  close(): void {
+    const now = this.clock.now();
+    for (const peer of this.peersBySlot.values()) {
+      this.resetSessions(peer, now);
+      peer.timers.stopAll();
+      peer.secrets.presharedKey.fill(0);
+      peer.secrets.staticStatic.fill(0);
+    }
+    this.keypairs.collectAll();
+    this.identity?.privateKey.fill(0);
+    this.identity = null;
+    this.checker = null;
   }
 
   /** Add a peer, or update the one with this public key. Returns its slot number. */
