@@ -40,7 +40,8 @@ import {
   sharedTablesSize,
   type TableCapacity,
 } from "./shared-tables.js";
-import { createTransportBatch, prepareSeal, type TransportBatch } from "./transport.js";
+import { prepareSeal } from "./send.js";
+import { createTransportBatch, type TransportBatch } from "./transport.js";
 
 /** The data plane should tick at least this often (ms) so worker events drive timers promptly. */
 export const POLL_INTERVAL = 250;
