@@ -32,6 +32,7 @@ const SIZE = 1420;
 const SLOT = 2048;
 const INITIATORS = 64;
 const HANDSHAKES = 2500;
+const ROUNDS = 5;
 
 const align = (n: number): number => (n + 63) & ~63;
 
@@ -80,7 +81,7 @@ async function handshakesPerSecond(): Promise<{ hz: number; us: number }> {
   return { hz: 1000 / r.period, us: r.period * 1000 };
 }
 
-interface TransportRow { op: string; direct: number; transport: number }
+interface TransportRow { op: string; direct: number; transport: number; bookkeeping: number }
 
 async function transportOverhead(): Promise<TransportRow[]> {
   const memory = wc.createSharedMemory(32 << 20);
@@ -107,6 +108,7 @@ async function transportOverhead(): Promise<TransportRow[]> {
   plain.set([0x45, 0, SIZE >> 8, SIZE & 255, 0, 0, 0, 0, 64, 17, 0, 0, 100, 64, 0, 1, 100, 64, 0, 2]);
 
   const dv = new DataView(memory.buffer);
+  const i32 = new Int32Array(memory.buffer);
   const direct = (desc: number, len: number, offset: number): void => {
     for (let i = 0; i < N; i++) {
       const d = desc + i * wc.DESC_SIZE;
@@ -148,31 +150,56 @@ async function transportOverhead(): Promise<TransportRow[]> {
   const n = prepareOpen(b, batch, 0);
   aead.openBatch(descT, n);
   if (finishOpen(b, batch, n, allowed.snapshot) !== N) throw new Error("transport bench setup: open failed");
+  restore();
+  direct(descDirect, SIZE + 16, 16);
+  if (aead.openBatch(descDirect, N) !== N) throw new Error("transport bench setup: direct open failed");
   direct(descDirect, SIZE, 16);
 
-  const bench = new Bench({ time: 500, warmupTime: 200 });
-  bench.add("seal: AEAD batch direct", () => aead.sealBatch(descDirect, N));
-  bench.add("seal: transport path", () => {
-    fillSeal();
-    aead.sealBatch(descT, prepareSeal(a, batch, 0));
-  });
-  bench.add("open: AEAD batch direct", () => {
-    direct(descDirect, SIZE + 16, 16); // (descriptors rewritten: cheap, keeps both tasks alike)
-    aead.openBatch(descDirect, N);
-  }, { beforeEach: restore });
-  bench.add("open: transport path", () => {
-    fillOpen();
-    const m = prepareOpen(b, batch, 0);
-    aead.openBatch(descT, m);
-    finishOpen(b, batch, m, allowed.snapshot);
-  }, { beforeEach: restore });
-  await bench.run();
-  const us = (name: string): number => {
-    const t = bench.tasks.find((x) => x.name === name)!;
-    if (t.result.state !== "completed") throw new Error(`${name}: ${t.result.state}`);
-    return (t.result.period * 1000) / N;
-  };
-  return ["seal", "open"].map((op) => ({ op, direct: us(`${op}: AEAD batch direct`), transport: us(`${op}: transport path`) }));
+  // The machine is shared: run ROUNDS short benches and keep each task's best period, so a
+  // burst of someone else's load on one task does not pass for overhead.
+  const best = new Map<string, number>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ time: 250, warmupTime: 100 });
+    bench.add("seal: AEAD batch direct", () => aead.sealBatch(descDirect, N));
+    bench.add("seal: transport path", () => {
+      fillSeal();
+      aead.sealBatch(descT, prepareSeal(a, batch, 0));
+    });
+    bench.add("open: AEAD batch direct", () => {
+      direct(descDirect, SIZE + 16, 16); // (descriptors rewritten: cheap, keeps both tasks alike)
+      aead.openBatch(descDirect, N);
+    }, { beforeEach: restore });
+    bench.add("open: transport path", () => {
+      fillOpen();
+      const m = prepareOpen(b, batch, 0);
+      aead.openBatch(descT, m);
+      finishOpen(b, batch, m, allowed.snapshot);
+    }, { beforeEach: restore });
+    // The path's own work without the AEAD: prepareSeal alone; prepareOpen + finishOpen on
+    // packets already opened in place (statuses set as openBatch would).
+    bench.add("seal: transport bookkeeping", () => {
+      fillSeal();
+      prepareSeal(a, batch, 0);
+    });
+    bench.add("open: transport bookkeeping", () => {
+      fillOpen();
+      const m = prepareOpen(b, batch, 0);
+      for (let j = 0; j < m; j++) i32[((descT + j * wc.DESC_SIZE) >> 2) + 5] = 1;
+      finishOpen(b, batch, m, allowed.snapshot);
+    }, { beforeEach: () => replayReset(b.i32, b.keypairWord(bSlot, K_REPLAY)) });
+    await bench.run();
+    for (const t of bench.tasks) {
+      if (t.result.state !== "completed") throw new Error(`${t.name}: ${t.result.state}`);
+      best.set(t.name, Math.min(best.get(t.name) ?? Infinity, t.result.period));
+    }
+  }
+  const us = (name: string): number => (best.get(name)! * 1000) / N;
+  return ["seal", "open"].map((op) => ({
+    op,
+    direct: us(`${op}: AEAD batch direct`),
+    transport: us(`${op}: transport path`),
+    bookkeeping: us(`${op}: transport bookkeeping`),
+  }));
 }
 
 /** Runs the handshake/transport suite and prints its table. */
@@ -180,10 +207,14 @@ export async function runHandshakeBench(): Promise<void> {
   console.log(`\n## Protocol core (node ${process.version}, ${new Date().toISOString()})\n`);
   const hs = await handshakesPerSecond();
   console.log(`responder handshakes (Device.handleHandshakeMessage, one core): ${hs.hz.toFixed(0)} /s (${hs.us.toFixed(0)} us each)`);
-  console.log(`\ntransport path vs AEAD batch direct, batch of ${N}, ${SIZE}-byte packets:\n`);
-  console.log(`${"op".padEnd(5)} ${"direct us/pkt".padStart(14)} ${"transport us/pkt".padStart(17)} ${"overhead".padStart(9)}`);
+  console.log(`\ntransport path vs AEAD batch direct, batch of ${N}, ${SIZE}-byte packets (best of ${ROUNDS} rounds):\n`);
+  console.log(`${"op".padEnd(5)} ${"direct us/pkt".padStart(14)} ${"transport us/pkt".padStart(17)} ${"difference".padStart(11)} ${"bookkeeping us/pkt".padStart(19)} ${"= of AEAD".padStart(10)}`);
   for (const r of await transportOverhead()) {
-    const over = ((r.transport - r.direct) / r.direct) * 100;
-    console.log(`${r.op.padEnd(5)} ${r.direct.toFixed(3).padStart(14)} ${r.transport.toFixed(3).padStart(17)} ${`${over.toFixed(1)}%`.padStart(9)}`);
+    const diff = ((r.transport - r.direct) / r.direct) * 100;
+    const share = (r.bookkeeping / r.direct) * 100;
+    console.log(
+      `${r.op.padEnd(5)} ${r.direct.toFixed(3).padStart(14)} ${r.transport.toFixed(3).padStart(17)} ${`${diff.toFixed(1)}%`.padStart(11)} ${r.bookkeeping.toFixed(3).padStart(19)} ${`${share.toFixed(1)}%`.padStart(10)}`,
+    );
   }
+  console.log("(difference: whole path vs bare AEAD, noisy on a shared machine; bookkeeping: the path's own work, measured alone)");
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AllowedIps, lookupAddress } from "./allowed-ips.js";
+import { formatEndpoint, parseEndpoint } from "./endpoint.js";
 import { formatIp, parseIp, parsePrefix } from "./ip.js";
 
 let seed = 12345;
@@ -38,6 +39,14 @@ describe("allowed IPs", () => {
     expect(parsePrefix("10.1.2.3/8")).toEqual({ bytes: Uint8Array.of(10, 0, 0, 0), cidr: 8 });
     expect(() => parsePrefix("10.0.0.0/33")).toThrow(/prefix length/);
     expect(() => parseIp("1.2.3")).toThrow(/not an IP/);
+  });
+
+  it("endpoint records use the sockaddr layout", () => {
+    const e = parseEndpoint("198.18.0.1:51820");
+    expect(Array.from(e.subarray(0, 8))).toEqual([2, 0, 0xca, 0x6c, 198, 18, 0, 1]);
+    expect(formatEndpoint(e)).toBe("198.18.0.1:51820");
+    expect(formatEndpoint(parseEndpoint("[fd00::1]:443"))).toBe("[fd00::1]:443");
+    expect(() => parseEndpoint("198.18.0.1")).toThrow(/host:port/);
   });
 
   for (const len of [4, 16] as const) {
@@ -94,6 +103,7 @@ describe("allowed IPs", () => {
     t.insert("10.0.0.0/8", 1);
     const a = parseIp("10.1.2.3");
     const before = t.snapshot;
+    const version = t.version;
     expect(before.buffer).toBeInstanceOf(SharedArrayBuffer);
     for (let i = 0; i < 200; i++) {
       const reader = t.snapshot;
@@ -103,6 +113,7 @@ describe("allowed IPs", () => {
       expect(lookupAddress(t.snapshot, parseIp(`10.1.${i}.7`), 0, 4)).toBe(100 + i);
     }
     expect(lookupAddress(before, parseIp("10.1.7.7"), 0, 4)).toBe(1);
+    expect(t.version).toBe(version + 200);
     t.remove("10.1.2.0/24");
     expect(lookupAddress(t.snapshot, a, 0, 4)).toBe(1);
   });

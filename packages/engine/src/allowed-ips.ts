@@ -138,6 +138,7 @@ export function lookupPacket(snapshot: Int32Array, bytes: Uint8Array, offset: nu
 export class AllowedIps {
   private entries = new Map<string, { prefix: Prefix; peer: number }>();
   private current: Int32Array;
+  private published = 0;
 
   /** `shared`: allocate snapshots in SharedArrayBuffers, so workers can read them. */
   constructor(private readonly shared = false) {
@@ -147,6 +148,11 @@ export class AllowedIps {
   /** The current snapshot; valid forever, replaced (never changed) on updates. */
   get snapshot(): Int32Array {
     return this.current;
+  }
+
+  /** Incremented with every new snapshot, so the data plane knows when to pick one up. */
+  get version(): number {
+    return this.published;
   }
 
   /** Route `prefix` (text "addr/len") to `peer`, replacing a previous owner. */
@@ -190,6 +196,7 @@ export class AllowedIps {
     const next = { at: HEADER_WORDS };
     out[0] = flatten(v4, out, next);
     out[1] = flatten(v6, out, next);
+    this.published++;
     return out;
   }
 }

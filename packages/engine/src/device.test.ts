@@ -3,6 +3,7 @@ import { ipv4, World, type Node } from "../test/harness.js";
 import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT } from "./constants.js";
 import { K_RECV_KEY_BYTE, K_SEND_HI, K_SEND_KEY_BYTE, K_SEND_LO, P_CURRENT, P_FLAGS, P_NEXT, PEER_WANT_HANDSHAKE } from "./shared-tables.js";
 import { defaultJitter } from "./timers.js";
+import { copyEndpoint } from "./transport.js";
 import { parseEndpoint } from "./endpoint.js";
 import { HANDSHAKE_BURST } from "./ratelimiter.js";
 
@@ -98,6 +99,10 @@ describe("Device: two peers over one shared memory", () => {
     b.plane.open([sealed!], moved, 0);
     w.tick();
     expect(b.device.peerStats()[0].endpoint).toEqual(moved);
+    // Workers read it back from the shared peer slot for sending.
+    const scratch = b.plane.batch.descPtr + 64 * 24;
+    expect(copyEndpoint(b.device.tables, w.slotOf(b, a), scratch)).toBe(true);
+    expect(b.device.tables.u8.slice(scratch, scratch + 28)).toEqual(moved);
     // A forged packet from elsewhere does not move it.
     const forged = sealed!.slice();
     forged[40] ^= 1;
@@ -171,7 +176,7 @@ describe("Device timers in virtual time", () => {
   });
 
   it("sends persistent keepalives at the configured interval", () => {
-    const { w, a, b } = pair({ persistentKeepalive: 25 });
+    const { w, a } = pair({ persistentKeepalive: 25 });
     w.tick(); // the first persistent keepalive finds no session: it starts the handshake
     expect(kinds(a, "keypair")).toHaveLength(1);
     const start = w.clock.now();
@@ -209,6 +214,21 @@ describe("Device timers in virtual time", () => {
       }
       expect(t.i32[t.peerWord(0, P_CURRENT)]).toBe(-1);
     }
+  });
+
+  it("close() zeroes every key at once", () => {
+    const { w, a, b } = pair();
+    handshake(w, a, b);
+    const t = a.device.tables;
+    const slot = t.i32[t.peerWord(0, P_CURRENT)];
+    const key = () => t.u8.subarray(t.keypairByte(slot, K_SEND_KEY_BYTE), t.keypairByte(slot, K_RECV_KEY_BYTE) + 32);
+    expect(key().some((x) => x !== 0)).toBe(true);
+    const secrets = a.device.peerBySlot(0)!.secrets;
+    a.device.close();
+    expect(key().every((x) => x === 0)).toBe(true);
+    expect(secrets.staticStatic.every((x) => x === 0)).toBe(true);
+    expect(a.device.publicKey).toBeNull();
+    expect(a.plane.seal(0, [ipv4(a.vip, b.vip, 10)], w.clock.now())).toEqual([null]);
   });
 });
 
@@ -252,14 +272,14 @@ describe("Device message limits and load", () => {
     const others = Array.from({ length: 12 }, (_, k) => w.addNode(`p${k}`, `100.64.1.${k}`));
     for (const o of others) w.connect(o, b);
     const common = parseEndpoint("198.18.7.7:40000"); // every initiator behind one address
-    const deliver = (o: Node) => {
+    const deliver = () => {
       const i = w.inflight.findIndex((d) => d.to === b);
       const { bytes } = w.inflight.splice(i, 1)[0];
       return b.device.handleHandshakeMessage(bytes, common, w.clock.now())[0];
     };
     const answers = others.map((o) => {
       w.apply(o, o.device.initiate(0, 0));
-      return deliver(o);
+      return deliver();
     });
     expect(answers.slice(0, 3).every((x) => x.type === "send" && x.message === "response")).toBe(true);
     expect(answers.slice(3).every((x) => x.type === "send" && x.message === "cookie-reply")).toBe(true);
@@ -269,7 +289,7 @@ describe("Device message limits and load", () => {
     w.clock.advance(REKEY_TIMEOUT);
     const retries = others.slice(3).map((o) => {
       w.apply(o, o.device.tick(w.clock.now()));
-      return deliver(o);
+      return deliver();
     });
     // 3 retries fit under the threshold; past it MAC2 is valid, and the source's bucket (5) decides.
     const responses = retries.filter((x) => x.type === "send" && x.message === "response").length;

@@ -10,12 +10,13 @@
 import { HEAP_BASE, instantiateAead, SCRATCH_BYTES, type AeadBatch } from "./_aead.js";
 import { AllowedIps } from "./allowed-ips.js";
 import { systemClock, type Clock } from "./clock.js";
-import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE } from "./constants.js";
+import { REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE } from "./constants.js";
 import { CookieChecker } from "./cookie.js";
 import { publicKeyOf } from "./dh.js";
 import type { Endpoint } from "./endpoint.js";
 import { ConfigError, HandshakeError, LayoutError, type HandshakeErrorCode } from "./errors.js";
 import { handleHandshake } from "./handshake.js";
+import { pollPeer } from "./poll.js";
 import { IndexTable } from "./index-table.js";
 import { KeypairStore } from "./keypair.js";
 import { createInitiation, precomputeStaticStatic, type StaticIdentity } from "./noise.js";
@@ -26,16 +27,11 @@ import {
   K_CREATED_BYTE,
   K_FLAGS,
   KP_EXPIRED,
-  KP_INITIATOR,
   P_ENDPOINT_SEQ,
   P_FLAGS,
   P_LOCK,
-  P_PROMOTIONS,
   P_RX_BYTES_LO,
-  P_RX_DATA,
-  P_RX_PACKETS,
   P_TX_BYTES_LO,
-  P_TX_DATA,
   P_TX_PACKETS,
   PEER_IN_USE,
   PEER_SLOT_BYTES,
@@ -44,7 +40,8 @@ import {
   sharedTablesSize,
   type TableCapacity,
 } from "./shared-tables.js";
-import { createTransportBatch, prepareSeal, type TransportBatch } from "./transport.js";
+import { prepareSeal } from "./send.js";
+import { createTransportBatch, type TransportBatch } from "./transport.js";
 
 /** The data plane should tick at least this often (ms) so worker events drive timers promptly. */
 export const POLL_INTERVAL = 250;
@@ -147,6 +144,7 @@ export class Device {
   /** Set (or change) our private key: every session and pending handshake is dropped. */
   setPrivateKey(privateKey: Uint8Array): void {
     if (privateKey.length !== 32) throw new ConfigError("private key must be 32 bytes");
+    this.identity?.privateKey.fill(0);
     this.identity = { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
     this.checker = new CookieChecker(this.identity.publicKey);
     const now = this.clock.now();
@@ -154,6 +152,25 @@ export class Device {
       peer.secrets.staticStatic = precomputeStaticStatic(this.identity, peer.publicKey);
       this.resetSessions(peer, now);
     }
+  }
+
+  /**
+   * Shut down: every keypair and pending handshake is dropped and zeroed at once, and so
+   * are our private key and each peer's preshared key and precomputed static-static DH.
+   * The device must not be used afterwards.
+   */
+  close(): void {
+    const now = this.clock.now();
+    for (const peer of this.peersBySlot.values()) {
+      this.resetSessions(peer, now);
+      peer.timers.stopAll();
+      peer.secrets.presharedKey.fill(0);
+      peer.secrets.staticStatic.fill(0);
+    }
+    this.keypairs.collectAll();
+    this.identity?.privateKey.fill(0);
+    this.identity = null;
+    this.checker = null;
   }
 
   /** Add a peer, or update the one with this public key. Returns its slot number. */
@@ -178,7 +195,8 @@ export class Device {
     if (cfg.endpoint) this.setEndpoint(peer, cfg.endpoint);
     if (cfg.persistentKeepalive !== undefined) {
       peer.timers.persistentInterval = cfg.persistentKeepalive * 1000;
-      if (cfg.persistentKeepalive > 0) peer.timers.persistentAt = this.clock.now();
+      // Turning it on sends one at once (which may start the handshake); off disarms it.
+      peer.timers.persistentAt = cfg.persistentKeepalive > 0 ? this.clock.now() : Infinity;
     }
     if (cfg.allowedIps) {
       this.allowedIps.removePeer(peer.slot);
@@ -251,7 +269,7 @@ export class Device {
     const actions: DeviceAction[] = [];
     this.keypairs.collect(now);
     for (const peer of this.peersBySlot.values()) {
-      this.poll(peer, now, actions);
+      pollPeer(this, peer, now, actions);
       for (const kind of peer.timers.due(now)) {
         switch (kind) {
           case "retransmit":
@@ -377,61 +395,5 @@ export class Device {
     this.keypairs.retireAll(peer.slot, now);
     peer.ownedSlots.clear();
     peer.timers.zeroKeysAt = Infinity;
-  }
-
-  /** Turn what the workers recorded since the last tick into timer events. */
-  private poll(peer: Peer, now: number, actions: DeviceAction[]): void {
-    const t = this.tables;
-    const w = (f: number) => t.peerWord(peer.slot, f);
-    const seen = peer.polled;
-    const rxPackets = Atomics.load(t.i32, w(P_RX_PACKETS));
-    const rxData = Atomics.load(t.i32, w(P_RX_DATA));
-    const txPackets = Atomics.load(t.i32, w(P_TX_PACKETS));
-    const txData = Atomics.load(t.i32, w(P_TX_DATA));
-    // Received before sent: a reply we sent after receiving must stop the keepalive timer.
-    if (rxPackets !== seen.rxPackets) {
-      peer.timers.anyAuthenticatedPacketReceived();
-      peer.timers.anyAuthenticatedPacketTraversal(now);
-      this.maybeRekeyOnReceive(peer, now, actions);
-    }
-    if (rxData !== seen.rxData) peer.timers.dataReceived(now);
-    if (txData !== seen.txData) peer.timers.dataSent(now);
-    if (txPackets !== seen.txPackets) {
-      peer.timers.anyAuthenticatedPacketSent();
-      peer.timers.anyAuthenticatedPacketTraversal(now);
-    }
-    Object.assign(seen, { rxPackets, rxData, txPackets, txData });
-    const promotions = Atomics.load(t.i32, w(P_PROMOTIONS));
-    if (promotions !== seen.promotions) {
-      seen.promotions = promotions;
-      this.keypairs.reconcile(peer.slot, peer.ownedSlots, now);
-    }
-    if (Atomics.load(t.i32, w(P_ENDPOINT_SEQ)) !== seen.endpointSeq) this.readEndpoint(peer);
-    if (Atomics.and(t.i32, w(P_FLAGS), ~PEER_WANT_HANDSHAKE) & PEER_WANT_HANDSHAKE) actions.push(...this.sendInitiation(peer, now, false));
-  }
-
-  /** The initiator renews a keypair about to reach REJECT_AFTER_TIME when the peer still talks. */
-  private maybeRekeyOnReceive(peer: Peer, now: number, actions: DeviceAction[]): void {
-    const [current] = this.keypairs.slotsOf(peer.slot);
-    if (current < 0 || (this.tables.i32[this.tables.keypairWord(current, K_FLAGS)] & KP_INITIATOR) === 0) return;
-    const age = now - this.tables.f64[this.tables.keypairByte(current, K_CREATED_BYTE) >> 3];
-    if (age >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT && !peer.initiation) actions.push(...this.sendInitiation(peer, now, false));
-  }
-
-  /** Copy the endpoint record a worker wrote (seqlock: retry while it changes). */
-  private readEndpoint(peer: Peer): void {
-    const t = this.tables;
-    const seq = t.peerWord(peer.slot, P_ENDPOINT_SEQ);
-    const at = t.endpointAddress(peer.slot);
-    for (;;) {
-      const before = Atomics.load(t.i32, seq);
-      if (before & 1) continue;
-      const copy = t.u8.slice(at, at + ENDPOINT_BYTES);
-      if (Atomics.load(t.i32, seq) === before) {
-        peer.endpoint = copy;
-        peer.polled.endpointSeq = before;
-        return;
-      }
-    }
   }
 }

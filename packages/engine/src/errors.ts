@@ -9,7 +9,6 @@ export type HandshakeErrorCode =
   | "bad-size"
   | "bad-type"
   | "bad-mac1"
-  | "bad-mac2"
   | "unknown-peer"
   | "unknown-index"
   | "decrypt-failed"

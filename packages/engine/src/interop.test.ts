@@ -6,7 +6,10 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { open } from "./_aead.js";
+import { createSharedMemory, HEAP_BASE, open } from "./_aead.js";
+import { ManualClock } from "./clock.js";
+import { Device } from "./device.js";
+import { parseEndpoint } from "./endpoint.js";
 import { CONSTRUCTION, IDENTIFIER, LABEL_MAC1 } from "./constants.js";
 import { CookieChecker, CookieGenerator } from "./cookie.js";
 import { dh, generatePrivateKey, publicKeyOf } from "./dh.js";
@@ -84,5 +87,27 @@ describe("interop with wireguard-go", () => {
     new CookieGenerator(iPub).addMacs(message, 0);
     expect(message.subarray(60, 76)).toEqual(mac(hash(te.encode(LABEL_MAC1), iPub), message.subarray(0, 60)));
     expect(message.subarray(76, 92)).toEqual(new Uint8Array(16));
+  });
+});
+
+describe("interop with wireguard-go through the Device", () => {
+  it("answers the captured initiation with a response whose MAC1 wireguard-go checks", () => {
+    const memory = createSharedMemory(4 << 20);
+    const device = new Device({ privateKey: b64(capture.responderPrivateKey), memory, base: HEAP_BASE, clock: new ManualClock() });
+    const slot = device.addPeer({ publicKey: b64(capture.initiatorPublicKey), allowedIps: ["100.64.77.1/32"] });
+    const source = parseEndpoint("127.0.0.1:40000");
+    const bytes = new Uint8Array(Buffer.from(capture.initiationHex, "hex"));
+    const actions = device.handleHandshakeMessage(bytes, source, 0);
+    expect(actions).toContainEqual({ type: "keypair", peer: slot, role: "responder" });
+    const send = actions.find((a) => a.type === "send") as { bytes: Uint8Array; endpoint: Uint8Array; message: string };
+    expect(send.message).toBe("response");
+    expect(send.endpoint).toEqual(source);
+    // MAC1 keyed by HASH(LABEL_MAC1 || initiator's public key), over bytes 0..59; MAC2 zero.
+    const m = send.bytes;
+    expect(m.subarray(60, 76)).toEqual(mac(hash(te.encode(LABEL_MAC1), b64(capture.initiatorPublicKey)), m.subarray(0, 60)));
+    expect(m.subarray(76, 92)).toEqual(new Uint8Array(16));
+    expect(decodeResponse(m).receiverIndex).toBe(decodeInitiation(bytes).senderIndex);
+    // The same initiation again is a replay.
+    expect(device.handleHandshakeMessage(bytes, source, 1000)[0]).toMatchObject({ reason: "replayed-timestamp" });
   });
 });

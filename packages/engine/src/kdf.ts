@@ -6,7 +6,7 @@
  */
 import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac } from "@noble/hashes/hmac.js";
-import { HASH_SIZE, MAC_SIZE } from "./constants.js";
+import { MAC_SIZE } from "./constants.js";
 
 /** HASH(input...) = BLAKE2s-256 over the concatenation of the inputs. */
 export function hash(...parts: Uint8Array[]): Uint8Array {
@@ -62,6 +62,5 @@ export function kdf3(key: Uint8Array, input: Uint8Array): [Uint8Array, Uint8Arra
   return [a, b, c];
 }
 
-/** An all-zero 32-byte value, used as the empty input of KDF. */
+/** The empty input ε of KDF (the final split of the chaining key). */
 export const EMPTY = new Uint8Array(0);
-export { HASH_SIZE };

@@ -60,8 +60,12 @@ export class KeypairStore {
    * slot. Slots pushed out are retired.
    */
   install(peer: number, keys: TransportKeys, localIndex: number, remoteIndex: number, initiator: boolean, now: number): number {
+    // Under handshake churn the grace period may hold every spare slot: then the oldest
+    // retired one is reused early (it is already invalid and unregistered; at worst a
+    // worker that read it a moment ago seals one packet the peer will drop).
+    if (this.free.length === 0 && this.retired.length > 0) this.collect(this.retired[0].at + RETIRE_GRACE);
     const slot = this.free.shift();
-    if (slot === undefined) throw new LayoutError("no free keypair slot");
+    if (slot === undefined) throw new LayoutError("no free keypair slot: capacity must be at least 3 per peer");
     const t = this.t;
     const w = (f: number) => t.keypairWord(slot, f);
     replayReset(t.i32, w(K_REPLAY));

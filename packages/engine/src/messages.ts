@@ -12,7 +12,6 @@ import {
   MESSAGE_RESPONSE,
   MESSAGE_TRANSPORT,
   RESPONSE_SIZE,
-  TRANSPORT_HEADER_SIZE,
   TRANSPORT_MIN_SIZE,
 } from "./constants.js";
 import { HandshakeError } from "./errors.js";
@@ -174,4 +173,3 @@ export function readU32(b: Uint8Array, offset: number): number {
   return u32(b, offset);
 }
 
-export { TRANSPORT_HEADER_SIZE };

@@ -82,6 +82,9 @@ export const K_RECV_KEY_BYTE = 96;
 /** Word offset of the replay window. */
 export const K_REPLAY = 32;
 
+// The replay window must fit in its slot (guards edits of REPLAY_RING_WORDS).
+if ((K_REPLAY + REPLAY_WORDS) * 4 > KEYPAIR_SLOT_BYTES) throw new LayoutError("replay window does not fit a keypair slot");
+
 /** Keypair flags. */
 export const KP_VALID = 1;
 export const KP_SEND_ALLOWED = 2;
@@ -245,4 +248,3 @@ export class SharedTables {
   }
 }
 
-export { REPLAY_WORDS };

@@ -121,7 +121,7 @@ export class PeerTimers {
       fired.push("zero-keys");
     }
     if (this.persistentAt <= now) {
-      this.persistentAt = now + this.persistentInterval;
+      this.persistentAt = this.persistentInterval > 0 ? now + this.persistentInterval : Infinity;
       fired.push("persistent-keepalive");
     }
     return fired;

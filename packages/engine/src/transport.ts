@@ -8,61 +8,24 @@
  * seal:  n = prepareSeal(tables, batch, now);  aead.sealBatch(batch.descPtr, n)
  *        -> datagram i at data[i] - 16, lengths[i] bytes (0: not sendable now)
  * open:  n = prepareOpen(tables, batch, now);  aead.openBatch(batch.descPtr, n)
- *        accepted = finishOpen(tables, batch, n, allowedIps, now)
+ *        accepted = finishOpen(tables, batch, n, allowedIps)
  *        -> inner packet i at data[i] + 16, lengths[i] bytes, from peer slot peers[i]
  * ```
  *
  * Counters are reserved under the keypair's send lock so workers never reuse one; the
  * replay window is updated under its lock only after the tag verified; the responder's
  * `next` keypair is promoted to `current` on its first authenticated packet.
+ *
+ * The work is split like wireguard-go's send.go / receive.go: `send.ts` (prepareSeal) and
+ * `receive.ts` (prepareOpen, finishOpen); this file holds the batch and what both share.
  * @module
  */
 import { DESC_SIZE } from "./_aead.js";
-import { lookupPacket } from "./allowed-ips.js";
-import { MESSAGE_TRANSPORT, PADDING_MULTIPLE, REJECT_AFTER_TIME, REKEY_AFTER_TIME, TAG_SIZE, TRANSPORT_HEADER_SIZE, TRANSPORT_MIN_SIZE } from "./constants.js";
-import { readU32, writeTransportHeader } from "./messages.js";
-import { replayAccept } from "./replay.js";
-import {
-  ENDPOINT_BYTES,
-  K_CREATED_BYTE,
-  K_FLAGS,
-  K_LOCAL_INDEX,
-  K_LOCK,
-  K_PEER,
-  K_RECV_KEY_BYTE,
-  K_REMOTE_INDEX,
-  K_REPLAY,
-  K_SEND_HI,
-  K_SEND_KEY_BYTE,
-  K_SEND_LO,
-  K_SEND_LOCK,
-  KP_EXPIRED,
-  KP_INITIATOR,
-  KP_REKEY_REQUESTED,
-  KP_SEND_ALLOWED,
-  KP_VALID,
-  P_CURRENT,
-  P_ENDPOINT_SEQ,
-  P_FLAGS,
-  P_LOCK,
-  P_NEXT,
-  P_PREVIOUS,
-  P_PROMOTIONS,
-  P_RX_BYTES_LO,
-  P_RX_DATA,
-  P_RX_PACKETS,
-  P_TX_BYTES_LO,
-  P_TX_DATA,
-  P_TX_PACKETS,
-  PEER_WANT_HANDSHAKE,
-  type SharedTables,
-} from "./shared-tables.js";
+import { ENDPOINT_BYTES, P_ENDPOINT_SEQ, type SharedTables } from "./shared-tables.js";
 
-/** REJECT_AFTER_MESSAGES = 2^64 - 2^13 - 1 as (hi, lo): a counter must stay below it. */
-const REJECT_HI = 0xffffffff;
-const REJECT_LO = 0xffffdfff;
-/** REKEY_AFTER_MESSAGES = 2^60: the high word reaches 2^28. */
-const REKEY_HI = 2 ** 28;
+/** @internal REJECT_AFTER_MESSAGES = 2^64 - 2^13 - 1 as (hi, lo): a counter must stay below it. */
+export const REJECT_HI = 0xffffffff;
+export const REJECT_LO = 0xffffdfff;
 
 /**
  * One batch, owned and reused by a worker (the arrays may be views of shared memory).
@@ -101,7 +64,8 @@ export function createTransportBatch(capacity: number, descPtr: number, mtu = 14
   };
 }
 
-function writeDesc(i32: Int32Array, descPtr: number, j: number, keyPtr: number, lo: number, hi: number, data: number, length: number): void {
+/** @internal Fill descriptor `j` of the batch's descriptor area. */
+export function writeDesc(i32: Int32Array, descPtr: number, j: number, keyPtr: number, lo: number, hi: number, data: number, length: number): void {
   const w = (descPtr + j * DESC_SIZE) >> 2;
   i32[w] = keyPtr;
   i32[w + 1] = lo;
@@ -111,227 +75,24 @@ function writeDesc(i32: Int32Array, descPtr: number, j: number, keyPtr: number, 
   i32[w + 5] = 0;
 }
 
-/** Add n to a (lo, hi) u32 pair of counters; the adder that wraps lo carries into hi. */
-function add64(i32: Int32Array, loWord: number, n: number): void {
+/** @internal Add n to a (lo, hi) u32 pair of counters; the adder that wraps lo carries into hi. */
+export function add64(i32: Int32Array, loWord: number, n: number): void {
   const old = Atomics.add(i32, loWord, n) >>> 0;
   if (old + n > 0xffffffff) Atomics.add(i32, loWord + 1, 1);
 }
 
-function requestHandshake(t: SharedTables, peer: number): void {
-  Atomics.or(t.i32, t.peerWord(peer, P_FLAGS), PEER_WANT_HANDSHAKE);
-}
-
-/** Mark packets [from, to) of `b` unsendable and ask the control plane for a handshake. */
-function unsendable(t: SharedTables, b: TransportBatch, from: number, to: number, peer: number): void {
-  b.lengths.fill(0, from, to);
-  requestHandshake(t, peer);
-}
-
 /**
- * Prepare the packets of `b` for sealing with their peers' current keypair: reserve a
- * counter each, write the transport header at data-16, zero-pad the plaintext to a
- * multiple of 16 (capped at the MTU) and fill one descriptor per sendable packet.
- * Returns the number of descriptors to pass to `sealBatch`. A packet without a usable
- * keypair gets length 0 and asks the control plane for a handshake (PEER_WANT_HANDSHAKE);
- * so does one that crosses REKEY_AFTER_MESSAGES or, as initiator, REKEY_AFTER_TIME.
- * Consecutive packets to the same peer share one lookup and one counter reservation.
+ * Copy peer `peer`'s current endpoint record (ENDPOINT_BYTES, sockaddr layout) to byte
+ * address `dst` of the shared buffer, e.g. into a sendmmsg header; false when the peer has
+ * none yet (family 0). Consistent even while a worker or the control plane rewrites it.
  */
-export function prepareSeal(t: SharedTables, b: TransportBatch, now: number): number {
-  const { i32, u8, f64 } = t;
-  let n = 0;
-  for (let i = 0; i < b.count; ) {
-    const peer = b.peers[i];
-    let end = i + 1;
-    while (end < b.count && b.peers[end] === peer) end++;
-    const slot = Atomics.load(i32, t.peerWord(peer, P_CURRENT));
-    if (slot < 0) {
-      unsendable(t, b, i, end, peer);
-      i = end;
-      continue;
-    }
-    const fw = t.keypairWord(slot, K_FLAGS);
-    const flags = Atomics.load(i32, fw);
-    const age = now - f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3];
-    if ((flags & (KP_VALID | KP_SEND_ALLOWED | KP_EXPIRED)) !== (KP_VALID | KP_SEND_ALLOWED) || age >= REJECT_AFTER_TIME) {
-      unsendable(t, b, i, end, peer);
-      i = end;
-      continue;
-    }
-    // Reserve the whole run's counters at once, never reaching REJECT_AFTER_MESSAGES.
-    const lockWord = t.keypairWord(slot, K_SEND_LOCK);
-    t.lock(lockWord);
-    let lo = i32[lockWord - K_SEND_LOCK + K_SEND_LO] >>> 0;
-    let hi = i32[lockWord - K_SEND_LOCK + K_SEND_HI] >>> 0;
-    const available = hi === REJECT_HI ? Math.max(0, REJECT_LO - lo) : Infinity;
-    const take = Math.min(end - i, available);
-    const nextLo = lo + take;
-    i32[lockWord - K_SEND_LOCK + K_SEND_LO] = nextLo;
-    if (nextLo > 0xffffffff) i32[lockWord - K_SEND_LOCK + K_SEND_HI] = hi + 1;
-    t.unlock(lockWord);
-    const lastHi = take > 0 && lo + take - 1 > 0xffffffff ? hi + 1 : hi; // of the last counter used
-    if ((lastHi >= REKEY_HI || ((flags & KP_INITIATOR) !== 0 && age >= REKEY_AFTER_TIME)) && (Atomics.or(i32, fw, KP_REKEY_REQUESTED) & KP_REKEY_REQUESTED) === 0) {
-      requestHandshake(t, peer);
-    }
-    const keyPtr = t.keypairByte(slot, K_SEND_KEY_BYTE);
-    const remoteIndex = i32[t.keypairWord(slot, K_REMOTE_INDEX)] >>> 0;
-    let bytes = 0;
-    let data = 0;
-    for (let k = i; k < i + take; k++) {
-      const len = b.lengths[k];
-      const at = b.data[k];
-      const padded = Math.max(len, Math.min((len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1), b.mtu));
-      u8.fill(0, at + len, at + padded);
-      writeTransportHeader(u8, at - TRANSPORT_HEADER_SIZE, remoteIndex, lo, hi);
-      writeDesc(i32, b.descPtr, n, keyPtr, lo, hi, at, padded);
-      b.descPacket[n++] = k;
-      const wire = TRANSPORT_HEADER_SIZE + padded + TAG_SIZE;
-      b.lengths[k] = wire;
-      bytes += wire;
-      if (len > 0) data++;
-      lo = (lo + 1) >>> 0;
-      if (lo === 0) hi++;
-    }
-    if (take < end - i) unsendable(t, b, i + take, end, peer);
-    if (take > 0) {
-      add64(i32, t.peerWord(peer, P_TX_BYTES_LO), bytes);
-      Atomics.add(i32, t.peerWord(peer, P_TX_PACKETS), take);
-      if (data > 0) Atomics.add(i32, t.peerWord(peer, P_TX_DATA), data);
-    }
-    i = end;
-  }
-  return n;
-}
-
-/**
- * Check the datagrams of `b` (type 4, known receiver index, live keypair, counter below
- * REJECT_AFTER_MESSAGES) and fill one open descriptor per candidate. Returns the number
- * of descriptors to pass to `openBatch`. Nothing is trusted or recorded yet.
- */
-export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): number {
-  const { i32, u8, f64 } = t;
-  let n = 0;
-  for (let i = 0; i < b.count; i++) {
-    const d = b.data[i];
-    const len = b.lengths[i];
-    b.peers[i] = -1;
-    if (len < TRANSPORT_MIN_SIZE || readU32(u8, d) !== MESSAGE_TRANSPORT) continue;
-    const slot = t.lookupIndex(readU32(u8, d + 4));
-    if (slot < 0) continue;
-    const flags = Atomics.load(i32, t.keypairWord(slot, K_FLAGS));
-    if ((flags & (KP_VALID | KP_EXPIRED)) !== KP_VALID || now - f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3] >= REJECT_AFTER_TIME) continue;
-    const lo = readU32(u8, d + 8);
-    const hi = readU32(u8, d + 12);
-    if (hi === REJECT_HI && lo >= REJECT_LO) continue;
-    writeDesc(i32, b.descPtr, n, t.keypairByte(slot, K_RECV_KEY_BYTE), lo, hi, d + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE);
-    b.descPacket[n++] = i;
-    b.peers[i] = slot;
-  }
-  return n;
-}
-
-/** Length of the IPv4/IPv6 packet at `off` within `avail` bytes, or 0 when malformed. */
-function innerLength(u8: Uint8Array, off: number, avail: number): number {
-  if (avail < 1) return 0;
-  const v = u8[off] >> 4;
-  let len = 0;
-  if (v === 4 && avail >= 20) len = (u8[off + 2] << 8) | u8[off + 3];
-  else if (v === 6 && avail >= 40) len = 40 + ((u8[off + 4] << 8) | u8[off + 5]);
-  return len > 0 && len <= avail ? len : 0;
-}
-
-/** The responder's confirmation rule: its first authenticated packet on `next` makes it current. */
-function confirmNext(t: SharedTables, peer: number, slot: number): void {
-  const lockWord = t.peerWord(peer, P_LOCK);
-  t.lock(lockWord);
-  if (t.i32[t.peerWord(peer, P_NEXT)] === slot) {
-    const old = t.i32[t.peerWord(peer, P_PREVIOUS)];
-    if (old >= 0) Atomics.or(t.i32, t.keypairWord(old, K_FLAGS), KP_EXPIRED);
-    t.i32[t.peerWord(peer, P_PREVIOUS)] = t.i32[t.peerWord(peer, P_CURRENT)];
-    Atomics.or(t.i32, t.keypairWord(slot, K_FLAGS), KP_SEND_ALLOWED);
-    Atomics.store(t.i32, t.peerWord(peer, P_CURRENT), slot);
-    t.i32[t.peerWord(peer, P_NEXT)] = -1;
-    Atomics.add(t.i32, t.peerWord(peer, P_PROMOTIONS), 1);
-  }
-  t.unlock(lockWord);
-}
-
-/** Roaming: the peer's endpoint becomes the source of its latest authenticated packet. */
-function updateEndpoint(t: SharedTables, peer: number, src: number): void {
-  const u8 = t.u8;
-  const dst = t.endpointAddress(peer);
-  let same = true;
-  for (let k = 0; k < ENDPOINT_BYTES && same; k++) same = u8[dst + k] === u8[src + k];
-  if (same) return;
-  const lockWord = t.peerWord(peer, P_LOCK);
-  t.lock(lockWord);
+export function copyEndpoint(t: SharedTables, peer: number, dst: number): boolean {
   const seq = t.peerWord(peer, P_ENDPOINT_SEQ);
-  Atomics.add(t.i32, seq, 1); // odd: being written
-  u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
-  Atomics.add(t.i32, seq, 1);
-  t.unlock(lockWord);
-}
-
-/**
- * After `openBatch`: accept each authenticated packet whose counter is new to the
- * replay window, promote a `next` keypair it arrived on, update the peer's endpoint and
- * counters, and check that the inner packet's source address is an allowed IP of that
- * peer (`allowedIps`: an {@link AllowedIps} snapshot). Returns the number of packets
- * to write to the tunnel (lengths[i] > 0).
- */
-export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowedIps: Int32Array): number {
-  const { i32, u8 } = t;
-  let delivered = 0;
-  // Counters are added once per run of packets from the same peer.
-  let runPeer = -1;
-  let runBytes = 0;
-  let runPackets = 0;
-  let runData = 0;
-  for (let j = 0; j < n; j++) {
-    const i = b.descPacket[j];
-    const slot = b.peers[i];
-    const d = b.data[i];
-    const len = b.lengths[i];
-    b.lengths[i] = 0;
-    b.peers[i] = -1;
-    if (i32[((b.descPtr + j * DESC_SIZE) >> 2) + 5] !== 1) continue;
-    // The slot may have been recycled while we decrypted: it must still own this index.
-    if ((i32[t.keypairWord(slot, K_LOCAL_INDEX)] | 0) !== (readU32(u8, d + 4) | 0)) continue;
-    const lockWord = t.keypairWord(slot, K_LOCK);
-    t.lock(lockWord);
-    const fresh = replayAccept(i32, lockWord - K_LOCK + K_REPLAY, readU32(u8, d + 8), readU32(u8, d + 12));
-    t.unlock(lockWord);
-    if (!fresh) continue;
-    const peer = i32[t.keypairWord(slot, K_PEER)];
-    if (peer < 0) continue;
-    if (Atomics.load(i32, t.peerWord(peer, P_NEXT)) === slot) confirmNext(t, peer, slot);
-    if (b.sources[i] !== 0) updateEndpoint(t, peer, b.sources[i]);
-    if (peer !== runPeer) {
-      addRxCounters(t, runPeer, runBytes, runPackets, runData);
-      runPeer = peer;
-      runBytes = runPackets = runData = 0;
-    }
-    runBytes += len;
-    runPackets++;
-    b.peers[i] = peer;
-    const plain = len - TRANSPORT_MIN_SIZE;
-    if (plain === 0) continue; // keepalive: authenticated, nothing to deliver
-    // Counted before the source check, like any data packet that authenticated (timers).
-    runData++;
-    const inner = innerLength(u8, d + TRANSPORT_HEADER_SIZE, plain);
-    if (inner === 0 || lookupPacket(allowedIps, u8, d + TRANSPORT_HEADER_SIZE, inner, "source") !== peer) {
-      b.peers[i] = -1;
-      continue;
-    }
-    b.lengths[i] = inner;
-    delivered++;
+  const src = t.endpointAddress(peer);
+  for (;;) {
+    const before = Atomics.load(t.i32, seq);
+    if (before & 1) continue;
+    t.u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
+    if (Atomics.load(t.i32, seq) === before) return t.u8[dst] !== 0;
   }
-  addRxCounters(t, runPeer, runBytes, runPackets, runData);
-  return delivered;
-}
-
-function addRxCounters(t: SharedTables, peer: number, bytes: number, packets: number, data: number): void {
-  if (peer < 0 || packets === 0) return;
-  add64(t.i32, t.peerWord(peer, P_RX_BYTES_LO), bytes);
-  Atomics.add(t.i32, t.peerWord(peer, P_RX_PACKETS), packets);
-  if (data > 0) Atomics.add(t.i32, t.peerWord(peer, P_RX_DATA), data);
 }

@@ -10,7 +10,9 @@ import { Device, deviceRegionSize, type DeviceAction, type DeviceOptions } from 
 import { parseEndpoint, type Endpoint } from "../src/endpoint.js";
 import { messageType } from "../src/messages.js";
 import { ENDPOINT_BYTES } from "../src/shared-tables.js";
-import { createTransportBatch, finishOpen, prepareOpen, prepareSeal, type TransportBatch } from "../src/transport.js";
+import { finishOpen, prepareOpen } from "../src/receive.js";
+import { prepareSeal } from "../src/send.js";
+import { createTransportBatch, type TransportBatch } from "../src/transport.js";
 
 const STRIDE = 2048;
 const BATCH = 64;
