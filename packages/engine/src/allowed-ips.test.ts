@@ -41,9 +41,9 @@ describe("allowed IPs", () => {
     expect(() => parseIp("1.2.3")).toThrow(/not an IP/);
   });
 
-  it("endpoint records use the sockaddr layout", () => {
+  it("endpoint records are io-shim address records (family, port, address; little-endian)", () => {
     const e = parseEndpoint("198.18.0.1:51820");
-    expect(Array.from(e.subarray(0, 8))).toEqual([2, 0, 0xca, 0x6c, 198, 18, 0, 1]);
+    expect(Array.from(e.subarray(0, 8))).toEqual([2, 0, 0x6c, 0xca, 198, 18, 0, 1]);
     expect(formatEndpoint(e)).toBe("198.18.0.1:51820");
     expect(formatEndpoint(parseEndpoint("[fd00::1]:443"))).toBe("[fd00::1]:443");
     expect(() => parseEndpoint("198.18.0.1")).toThrow(/host:port/);

@@ -1,3 +1,4 @@
+import { ENDPOINT_BYTES } from "./shared-tables.js";
 import { describe, expect, it } from "vitest";
 import { ipv4, World, type Node } from "../test/harness.js";
 import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT } from "./constants.js";
@@ -102,7 +103,7 @@ describe("Device: two peers over one shared memory", () => {
     // Workers read it back from the shared peer slot for sending.
     const scratch = b.plane.batch.descPtr + 64 * 24;
     expect(copyEndpoint(b.device.tables, w.slotOf(b, a), scratch)).toBe(true);
-    expect(b.device.tables.u8.slice(scratch, scratch + 28)).toEqual(moved);
+    expect(b.device.tables.u8.slice(scratch, scratch + ENDPOINT_BYTES)).toEqual(moved);
     // A forged packet from elsewhere does not move it.
     const forged = sealed!.slice();
     forged[40] ^= 1;

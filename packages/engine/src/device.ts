@@ -16,7 +16,7 @@ import { publicKeyOf } from "./dh.js";
 import type { Endpoint } from "./endpoint.js";
 import { ConfigError, HandshakeError, LayoutError, type HandshakeErrorCode } from "./errors.js";
 import { handleHandshake } from "./handshake.js";
-import { pollPeer } from "./poll.js";
+import { pollPeer, readEndpoint } from "./poll.js";
 import { IndexTable } from "./index-table.js";
 import { KeypairStore } from "./keypair.js";
 import { createInitiation, precomputeStaticStatic, type StaticIdentity } from "./noise.js";
@@ -320,7 +320,7 @@ export class Device {
     const u64 = (w: number) => (t.i32[w] >>> 0) + (t.i32[w + 1] >>> 0) * 2 ** 32;
     for (const p of this.peersBySlot.values()) {
       // Workers move endpoints between ticks: report where the peer is now.
-      if (Atomics.load(t.i32, t.peerWord(p.slot, P_ENDPOINT_SEQ)) !== p.polled.endpointSeq) this.readEndpoint(p);
+      if (Atomics.load(t.i32, t.peerWord(p.slot, P_ENDPOINT_SEQ)) !== p.polled.endpointSeq) readEndpoint(this, p);
     }
     return [...this.peersBySlot.values()].map((p) => ({
       slot: p.slot,

@@ -66,7 +66,7 @@ function rekeyOnReceive(d: Device, peer: Peer, now: number, actions: DeviceActio
 }
 
 /** Copy the endpoint record a worker wrote (seqlock: retry while it changes). */
-function readEndpoint(d: Device, peer: Peer): void {
+export function readEndpoint(d: Device, peer: Peer): void {
   const t = d.tables;
   const seq = t.peerWord(peer.slot, P_ENDPOINT_SEQ);
   const at = t.endpointAddress(peer.slot);

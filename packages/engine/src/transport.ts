@@ -82,7 +82,7 @@ export function add64(i32: Int32Array, loWord: number, n: number): void {
 }
 
 /**
- * Copy peer `peer`'s current endpoint record (ENDPOINT_BYTES, sockaddr layout) to byte
+ * Copy peer `peer`'s current endpoint record (ENDPOINT_BYTES, io-shim's address record) to byte
  * address `dst` of the shared buffer, e.g. into a sendmmsg header; false when the peer has
  * none yet (family 0). Consistent even while a worker or the control plane rewrites it.
  */

@@ -1,5 +1,5 @@
 /**
- * Live interop with Debian's wireguard-go (root only; skipped otherwise): in a network
+ * Live interop with Debian's wireguard-go (root; fails with the reason otherwise): in a network
  * namespace of its own, wireguard-go and our Device (test/wg-interop-peer.mjs, over UDP on
  * 127.0.0.1) handshake both ways and carry ICMP echo through the tunnel:
  * 1. wireguard-go initiates (a ping from the namespace to our tunnel address): we respond,
@@ -23,7 +23,13 @@ const has = (cmd: string) => {
     return false;
   }
 };
-const runnable = process.getuid?.() === 0 && has("wireguard-go") && has("wg") && has("ip") && existsSync(new URL("../dist/index.js", import.meta.url));
+/** Why this test cannot run here, or null: a missing precondition fails it, never skips it. */
+function missing(): string | null {
+  if (process.getuid?.() !== 0) return "it needs root (a network namespace): run it as root, as CI does";
+  for (const tool of ["wireguard-go", "wg", "ip"]) if (!has(tool)) return `it needs \`${tool}\`: run bash scripts/setup.sh`;
+  if (!existsSync(new URL("../dist/index.js", import.meta.url))) return "it loads the built engine: run pnpm build first";
+  return null;
+}
 
 const ns = `tt-wgi-${process.pid}`;
 const ifname = `ttwgi${process.pid % 100000}`;
@@ -57,13 +63,15 @@ function runPeer(ourPriv: Uint8Array, wgPub: Uint8Array, mode: "initiate" | "res
   });
 }
 
-describe.skipIf(!runnable)("live interop with wireguard-go", () => {
+describe("live interop with wireguard-go", () => {
   let wg: ChildProcess | undefined;
   let dir = "";
   const ourPriv = generatePrivateKey();
   const wgPriv = generatePrivateKey();
 
   beforeAll(async () => {
+    const why = missing();
+    if (why) throw new Error(`live interop with wireguard-go: ${why}`);
     dir = mkdtempSync(join(tmpdir(), "tt-wgi-"));
     writeFileSync(join(dir, "wg.key"), b64(wgPriv) + "\n", { mode: 0o600 });
     execFileSync("ip", ["netns", "add", ns]);

@@ -17,8 +17,10 @@ import {
 import type { AeadInstance } from "@taltun/wasm-crypto";
 import { lookupPacket } from "../allowed-ips.js";
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, TAG_SIZE } from "../constants.js";
-import { ENDPOINT_BYTES, P_ENDPOINT_SEQ, type SharedTables } from "../shared-tables.js";
-import { createTransportBatch, finishOpen, prepareOpen, prepareSeal, type TransportBatch } from "../transport.js";
+import { finishOpen, prepareOpen } from "../receive.js";
+import { prepareSeal } from "../send.js";
+import { ENDPOINT_BYTES, type SharedTables } from "../shared-tables.js";
+import { copyEndpoint, createTransportBatch, type TransportBatch } from "../transport.js";
 import { sharedBuffer } from "./layout.js";
 import type { HandshakeRing } from "./ring.js";
 import { BATCH, HEADROOM, SLOT_STRIDE, type WorkerRegions } from "./regions.js";
@@ -252,7 +254,7 @@ export class Datapath {
     b: TransportBatch, k: number, slot: Int32Array, sendLengths: Uint32Array, addrs: number,
     cb: BatchControl, n: number, now: number, stat: number,
   ): void {
-    const { u8, i32, o } = this;
+    const o = this.o;
     b.count = k;
     const m = prepareSeal(o.tables, b, now);
     if (m > 0) {
@@ -269,17 +271,7 @@ export class Datapath {
         continue;
       }
       const i = slot[j];
-      const peer = b.peers[j];
-      // Copy the peer's endpoint consistently: the sequence is odd while a worker roams it.
-      const seqWord = o.tables.peerWord(peer, P_ENDPOINT_SEQ);
-      const src = o.tables.endpointAddress(peer);
-      const dst = addrs + i * ENDPOINT_BYTES;
-      let seq: number;
-      do {
-        seq = Atomics.load(i32, seqWord);
-        u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
-      } while ((seq & 1) !== 0 || Atomics.load(i32, seqWord) !== seq);
-      if (u8[dst] === 0 && u8[dst + 1] === 0) {
+      if (!copyEndpoint(o.tables, b.peers[j], addrs + i * ENDPOINT_BYTES)) {
         this.count(STAT.droppedNoEndpoint);
         continue;
       }
