@@ -12,7 +12,7 @@ import { AllowedIps } from "./allowed-ips.js";
 import { systemClock, type Clock } from "./clock.js";
 import { REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE } from "./constants.js";
 import { CookieChecker } from "./cookie.js";
-import { publicKeyOf } from "./dh.js";
+import { publicKeyOf, zeroKeys } from "./dh.js";
 import type { Endpoint } from "./endpoint.js";
 import { ConfigError, HandshakeError, LayoutError, type HandshakeErrorCode } from "./errors.js";
 import { handleHandshake } from "./handshake.js";
@@ -144,7 +144,7 @@ export class Device {
   /** Set (or change) our private key: every session and pending handshake is dropped. */
   setPrivateKey(privateKey: Uint8Array): void {
     if (privateKey.length !== 32) throw new ConfigError("private key must be 32 bytes");
-    this.identity?.privateKey.fill(0);
+    if (this.identity) zeroKeys(this.identity.privateKey);
     this.identity = { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
     this.checker = new CookieChecker(this.identity.publicKey);
     const now = this.clock.now();
@@ -168,7 +168,7 @@ export class Device {
       peer.secrets.staticStatic.fill(0);
     }
     this.keypairs.collectAll();
-    this.identity?.privateKey.fill(0);
+    if (this.identity) zeroKeys(this.identity.privateKey);
     this.identity = null;
     this.checker = null;
   }

@@ -4,8 +4,7 @@
  * are accepted on input so its configurations keep working.
  * @module
  */
-import { randomBytes } from "node:crypto";
-import { x25519 } from "@noble/curves/ed25519.js";
+import { generatePrivateKey as generateClamped, publicKeyOf } from "./dh.js";
 
 /** Length in bytes of every WireGuard key (private, public, preshared). */
 export const KEY_LENGTH = 32;
@@ -22,21 +21,11 @@ export class KeyFormatError extends Error {
 }
 
 /**
- * Clamps a Curve25519 scalar in place, as WireGuard does when it generates a key, so that
- * `taltun genkey` prints exactly the kind of key `wg genkey` prints.
- */
-function clamp(key: Uint8Array): Uint8Array {
-  key[0] &= 248;
-  key[31] = (key[31] & 127) | 64;
-  return key;
-}
-
-/**
  * Generates a new private key from the system's CSPRNG, clamped like `wg genkey`'s.
  * @example encodeKey(generatePrivateKey()) // "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
  */
 export function generatePrivateKey(): Uint8Array {
-  return clamp(new Uint8Array(randomBytes(KEY_LENGTH)));
+  return generateClamped();
 }
 
 /**
@@ -45,7 +34,7 @@ export function generatePrivateKey(): Uint8Array {
  */
 export function publicKeyFrom(privateKey: Uint8Array): Uint8Array {
   if (privateKey.length !== KEY_LENGTH) throw new KeyFormatError("private key", `must be ${KEY_LENGTH} bytes`);
-  return x25519.getPublicKey(privateKey);
+  return publicKeyOf(privateKey);
 }
 
 const BASE64_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;

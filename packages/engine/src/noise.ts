@@ -9,7 +9,7 @@
  */
 import { seal, open } from "./_aead.js";
 import { CONSTRUCTION, IDENTIFIER, KEY_SIZE, TIMESTAMP_SIZE } from "./constants.js";
-import { dh, generatePrivateKey, publicKeyOf } from "./dh.js";
+import { dh, generatePrivateKey, publicKeyOf, zeroKeys } from "./dh.js";
 import { HandshakeError } from "./errors.js";
 import { EMPTY, hash, kdf1, kdf2, kdf3 } from "./kdf.js";
 import { decodeInitiation, decodeResponse, encodeInitiation, encodeResponse } from "./messages.js";
@@ -72,9 +72,6 @@ function initialHash(responderStatic: Uint8Array): Uint8Array {
   return hash(INITIAL_HASH, responderStatic);
 }
 
-function zero(...keys: Uint8Array[]): void {
-  for (const k of keys) k.fill(0);
-}
 
 /**
  * Create an initiation to `peer` (mac1/mac2 left zero for the cookie layer).
@@ -92,14 +89,14 @@ export function createInitiation(
   let c = kdf1(INITIAL_CHAIN_KEY, ephemeral);
   let h = hash(initialHash(peer.remoteStatic), ephemeral);
   let [c2, k] = kdf2(c, dh(ephemeralPrivate, peer.remoteStatic));
-  zero(c);
+  zeroKeys(c);
   const encryptedStatic = seal(k, ZERO_NONCE, local.publicKey, h);
-  zero(k);
+  zeroKeys(k);
   h = hash(h, encryptedStatic);
   [c, k] = kdf2(c2, peer.staticStatic);
-  zero(c2);
+  zeroKeys(c2);
   const encryptedTimestamp = seal(k, ZERO_NONCE, tai64n(wallMs), h);
-  zero(k);
+  zeroKeys(k);
   h = hash(h, encryptedTimestamp);
   const message = encodeInitiation({ senderIndex: localIndex, ephemeral, encryptedStatic, encryptedTimestamp, mac1: ZERO_MAC, mac2: ZERO_MAC });
   return { message, state: { localIndex, chainingKey: c, hash: h, ephemeralPrivate } };
@@ -115,17 +112,17 @@ export function consumeInitiation(local: StaticIdentity, bytes: Uint8Array, look
   let c = kdf1(INITIAL_CHAIN_KEY, remoteEphemeral);
   let h = hash(initialHash(local.publicKey), remoteEphemeral);
   let [c2, k] = kdf2(c, dh(local.privateKey, remoteEphemeral));
-  zero(c);
+  zeroKeys(c);
   const remoteStatic = open(k, ZERO_NONCE, m.encryptedStatic, h);
-  zero(k);
+  zeroKeys(k);
   if (!remoteStatic) throw new HandshakeError("decrypt-failed", "initiation static key does not authenticate");
   const peer = lookup(remoteStatic);
   if (!peer) throw new HandshakeError("unknown-peer", "initiation from an unknown static key");
   h = hash(h, m.encryptedStatic);
   [c, k] = kdf2(c2, peer.staticStatic);
-  zero(c2);
+  zeroKeys(c2);
   const timestamp = open(k, ZERO_NONCE, m.encryptedTimestamp, h);
-  zero(k);
+  zeroKeys(k);
   if (!timestamp || timestamp.length !== TIMESTAMP_SIZE) throw new HandshakeError("decrypt-failed", "initiation timestamp does not authenticate");
   h = hash(h, m.encryptedTimestamp);
   return { remoteStatic, timestamp, state: { remoteIndex: m.senderIndex, chainingKey: c, hash: h, remoteEphemeral } };
@@ -140,16 +137,16 @@ function mixResponse(c: Uint8Array, h: Uint8Array, ee: Uint8Array, es: Uint8Arra
   const c1 = kdf1(c, ee);
   const c2 = kdf1(c1, es);
   const [c3, tau, k] = kdf3(c2, psk);
-  zero(c1, c2, ee, es);
+  zeroKeys(c1, c2, ee, es);
   const h2 = hash(h, tau);
-  zero(tau);
+  zeroKeys(tau);
   return { c: c3, h: h2, k };
 }
 
 /** Split the final chaining key into (initiator->responder, responder->initiator) keys and zero it. */
 function split(c: Uint8Array): [Uint8Array, Uint8Array] {
   const [t1, t2] = kdf2(c, EMPTY);
-  zero(c);
+  zeroKeys(c);
   return [t1, t2];
 }
 
@@ -165,15 +162,15 @@ export function createResponse(
 ): { message: Uint8Array; keys: TransportKeys } {
   const ephemeral = publicKeyOf(ephemeralPrivate);
   const c = kdf1(state.chainingKey, ephemeral);
-  zero(state.chainingKey);
+  zeroKeys(state.chainingKey);
   const h = hash(state.hash, ephemeral);
   const ee = dh(ephemeralPrivate, state.remoteEphemeral);
   const es = dh(ephemeralPrivate, peer.remoteStatic);
-  zero(ephemeralPrivate);
+  zeroKeys(ephemeralPrivate);
   const mixed = mixResponse(c, h, ee, es, peer.presharedKey);
-  zero(c);
+  zeroKeys(c);
   const encryptedNothing = seal(mixed.k, ZERO_NONCE, EMPTY, mixed.h);
-  zero(mixed.k);
+  zeroKeys(mixed.k);
   const message = encodeResponse({ senderIndex: localIndex, receiverIndex: state.remoteIndex, ephemeral, encryptedNothing, mac1: ZERO_MAC, mac2: ZERO_MAC });
   const [i2r, r2i] = split(mixed.c);
   return { message, keys: { send: r2i, receive: i2r } };
@@ -191,14 +188,14 @@ export function consumeResponse(state: InitiatorState, local: StaticIdentity, pe
   const ee = dh(state.ephemeralPrivate, m.ephemeral);
   const se = dh(local.privateKey, m.ephemeral);
   const mixed = mixResponse(c, h, ee, se, peer.presharedKey);
-  zero(c);
+  zeroKeys(c);
   const ok = open(mixed.k, ZERO_NONCE, m.encryptedNothing, mixed.h);
-  zero(mixed.k);
+  zeroKeys(mixed.k);
   if (!ok) {
-    zero(mixed.c);
+    zeroKeys(mixed.c);
     throw new HandshakeError("decrypt-failed", "response does not authenticate");
   }
-  zero(state.ephemeralPrivate, state.chainingKey);
+  zeroKeys(state.ephemeralPrivate, state.chainingKey);
   const [i2r, r2i] = split(mixed.c);
   return { send: i2r, receive: r2i };
 }
