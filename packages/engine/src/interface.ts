@@ -167,6 +167,8 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
       afterRound: (actions) => {
         reresolve(actions);
         publish();
+        // A new session: the workers send the packets that waited for it.
+        if (actions.some((a) => a.type === "keypair")) wakeFds.forEach((fd) => eventfdWrite(fd));
       },
     });
 

@@ -19,11 +19,12 @@ import { lookupPacket } from "../allowed-ips.js";
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, TAG_SIZE } from "../constants.js";
 import { finishOpen, prepareOpen } from "../receive.js";
 import { prepareSeal } from "../send.js";
-import { ENDPOINT_BYTES, type SharedTables } from "../shared-tables.js";
+import { ENDPOINT_BYTES, P_CURRENT, type SharedTables } from "../shared-tables.js";
 import { copyEndpoint, createTransportBatch, type TransportBatch } from "../transport.js";
 import { sharedBuffer } from "./layout.js";
 import type { HandshakeRing } from "./ring.js";
 import { BATCH, HEADROOM, SLOT_STRIDE, type WorkerRegions } from "./regions.js";
+import { Staging } from "./staging.js";
 import { STAT } from "./stats.js";
 
 /** What a datapath needs: shared memory views, its regions, and its file descriptors. */
@@ -68,6 +69,9 @@ export class Datapath {
   /** Packet index (slot) of each compacted relay/tx entry. */
   private readonly relaySlot = new Int32Array(BATCH);
   private readonly txSlot = new Int32Array(BATCH);
+  /** Plaintext lengths of a batch before sealing, to stage the packets that find no session. */
+  private readonly plainLength = new Uint32Array(BATCH);
+  private readonly staging: Staging;
 
   constructor(private readonly o: DatapathOptions, allowedIps: Int32Array) {
     this.allowedIps = allowedIps;
@@ -100,6 +104,7 @@ export class Datapath {
       fd: o.udpFd, count: BATCH, buffer: r.txPool, stride: SLOT_STRIDE, lengths: r.txLengths, addrs: r.txAddrs,
     });
 
+    this.staging = new Staging(this.u8, r.stage);
     this.rx = createTransportBatch(BATCH, r.openDescs, o.mtu);
     this.relay = createTransportBatch(BATCH, r.relayDescs, o.mtu);
     this.tx = createTransportBatch(BATCH, r.sealDescs, o.mtu);
@@ -143,6 +148,30 @@ export class Datapath {
     this.count(STAT.tunPackets, n);
     this.fromTunnel(n, now);
     return n;
+  }
+
+  /**
+   * Sends the staged packets whose peers now have a session (the control plane wakes the
+   * worker when one is installed). Returns how many left the queue.
+   */
+  flushStaged(now: number): number {
+    if (this.staging.count === 0) return 0;
+    const { tx, u8 } = this;
+    const base = this.o.regions.txPool + HEADROOM;
+    let k = 0;
+    this.staging.drain((src, length, peer) => {
+      if (k === BATCH || Atomics.load(this.i32, this.o.tables.peerWord(peer, P_CURRENT)) < 0) return false;
+      const at = base + k * SLOT_STRIDE;
+      u8.copyWithin(at, src, src + length);
+      tx.data[k] = at;
+      tx.lengths[k] = length;
+      tx.peers[k] = peer;
+      this.txSlot[k] = k;
+      k++;
+      return true;
+    });
+    if (k > 0) this.sealAndSend(tx, k, this.txSlot, this.txLengths, this.o.regions.txAddrs, this.send, k, now, STAT.sent);
+    return k;
   }
 
   private fromNetwork(n: number, now: number): void {
@@ -256,6 +285,7 @@ export class Datapath {
   ): void {
     const o = this.o;
     b.count = k;
+    this.plainLength.set(b.lengths.subarray(0, k));
     const m = prepareSeal(o.tables, b, now);
     if (m > 0) {
       o.aead.sealBatch(b.descPtr, m);
@@ -267,6 +297,7 @@ export class Datapath {
     for (let j = 0; j < k; j++) {
       const wire = b.lengths[j];
       if (wire === 0) {
+        if (!this.staging.add(b.data[j], this.plainLength[j], b.peers[j])) this.count(STAT.droppedNoSession);
         noSession++;
         continue;
       }
@@ -279,7 +310,7 @@ export class Datapath {
       ready++;
     }
     if (noSession > 0) {
-      this.count(STAT.droppedNoSession, noSession);
+      this.count(STAT.staged, noSession);
       o.signal();
     }
     if (ready === 0) return;

@@ -16,6 +16,8 @@ import { STAT_COUNT } from "./stats.js";
 export const SLOT_STRIDE = 2048;
 /** Packets per batch: one system call and one AEAD call move this many. */
 export const BATCH = MAX_BATCH;
+/** Packets a worker holds while the handshakes they wait for complete (staging.ts). */
+export const STAGE_SLOTS = 64;
 /** Headroom in front of a packet for the transport header. */
 export const HEADROOM = 16;
 const ADDR = 24;
@@ -43,6 +45,8 @@ export interface WorkerRegions {
   openDescs: number;
   sealDescs: number;
   relayDescs: number;
+  /** Packets waiting for a session: STAGE_SLOTS slots. */
+  stage: number;
   /** {@link STAT_COUNT} Int32 counters (see stats.ts). */
   stats: number;
 }
@@ -70,6 +74,7 @@ export function reserveWorkerRegions(layout: MemoryLayout, index: number): Worke
     openDescs: r("openDescs", BATCH * DESC_SIZE),
     sealDescs: r("sealDescs", BATCH * DESC_SIZE),
     relayDescs: r("relayDescs", BATCH * DESC_SIZE),
+    stage: r("stage", STAGE_SLOTS * SLOT_STRIDE, 64),
     stats: r("stats", STAT_COUNT * 4, 8),
   };
 }

@@ -14,6 +14,9 @@ export const STAT_NAMES = [
   "handshakeMessages",
   "droppedRejected",
   "droppedNoRoute",
+  /** Packets held until a handshake completes, then sent. */
+  "staged",
+  /** Staged packets pushed out by newer ones before their session came. */
   "droppedNoSession",
   "droppedNoEndpoint",
   "droppedRingFull",

@@ -44,6 +44,8 @@ export type ControlMessage = { type: "allowed-ips"; snapshot: Int32Array };
 const POLL_TIMEOUT_MS = 1000;
 /** How often the worker records its heap use: the evidence that packets allocate nothing. */
 const HEAP_SAMPLE_MS = 1000;
+/** How often a worker retries its staged packets when nothing wakes it for them. */
+const STAGED_RETRY_MS = 100;
 /** Batches taken from one source before looking at the other, so neither starves. */
 const BURST = 8;
 
@@ -71,6 +73,7 @@ function main(d: WorkerData): void {
   );
   const stats = d.regions.stats >> 2;
   let nextSample = 0;
+  let nextStagedRetry = 0;
   const sampleHeap = (now: number) => {
     if (now < nextSample) return;
     nextSample = now + HEAP_SAMPLE_MS;
@@ -91,6 +94,8 @@ function main(d: WorkerData): void {
         const msg = m.message as ControlMessage;
         if (msg.type === "allowed-ips") path.allowedIps = msg.snapshot;
       }
+      // A wake-up may announce a new session: send what waited for it.
+      path.flushStaged(performance.now() + clockOffset);
       continue;
     }
     for (let busy = true; busy && Atomics.load(i32, d.stopWord) === 0; ) {
@@ -98,6 +103,10 @@ function main(d: WorkerData): void {
       const now = performance.now() + clockOffset;
       for (let b = 0; b < BURST && path.pollUdp(now) > 0; b++) busy = true;
       for (let b = 0; b < BURST && path.pollTun(now) > 0; b++) busy = true;
+      if (now >= nextStagedRetry) {
+        nextStagedRetry = now + STAGED_RETRY_MS;
+        path.flushStaged(now);
+      }
       sampleHeap(performance.now());
       if (signalled) {
         signalled = false;
