@@ -1,5 +1,5 @@
 /** Taltun's pairings for the end-to-end benchmark (tunnel.ts measures them beside the baselines). */
-import { startTaltun } from "@taltun/e2e/taltun";
+import { startTaltun, taltunPair } from "@taltun/e2e/taltun";
 import { startWireguardGo, wgKeyPair } from "@taltun/e2e/wireguard-go";
 import type { Scenario } from "./tunnel.js";
 
@@ -16,18 +16,8 @@ export const tunnelScenarios: Scenario[] = [
   {
     name: "taltun <-> taltun",
     async setup(lab, a, b) {
-      const ka = wgKeyPair();
-      const kb = wgKeyPair();
-      const pa = await startTaltun(lab, a, hubSpec(ka.privateKey, kb.publicKey, `bta${lab.tag}`.slice(0, 15)));
-      const pb = await startTaltun(lab, b, {
-        mode: "client",
-        tunName: `btb${lab.tag}`.slice(0, 15),
-        localAddr: "0.0.0.0:0",
-        vip: "100.64.20.2/24",
-        privateKey: kb.privateKey,
-        peers: [{ vip: "100.64.20.1", publicKey: ka.publicKey, endpoint: "198.18.20.1:51820", allowedIps: ["100.64.20.0/24"] }],
-      });
-      return { target: "100.64.20.1", pids: [pa.child.pid ?? 0, pb.child.pid ?? 0] };
+      const pair = await taltunPair(lab, a, b, 20);
+      return { target: pair.hubVip, pids: [pair.hub.child.pid ?? 0, pair.spoke.child.pid ?? 0] };
     },
   },
   {

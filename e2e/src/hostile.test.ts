@@ -1,21 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, requireLabPreconditions } from "./netns.js";
-import { TALTUN_CLI, startTaltun } from "./taltun.js";
+import { TALTUN_CLI, type TaltunPair, taltunPair } from "./taltun.js";
 import { pingOk, verifiedTransfer } from "./transfer.js";
-import { wgKeyPair } from "./wireguard-go.js";
 
 const FLOOD = new URL("./flood.mjs", import.meta.url).pathname;
 
 // Garbage from a third host must be dropped without disturbing the tunnel or its workers.
 describe("hostile datagrams", () => {
   const lab = new Lab("ho");
-  const hubKeys = wgKeyPair();
-  const spokeKeys = wgKeyPair();
   let hub = "";
   let spoke = "";
   let attacker = "";
-  let hubProc: Awaited<ReturnType<typeof startTaltun>>;
-  const hubIf = `hh${lab.tag}`.slice(0, 15);
+  let pair: TaltunPair;
 
   beforeAll(async () => {
     requireLabPreconditions();
@@ -24,23 +20,8 @@ describe("hostile datagrams", () => {
     attacker = lab.netns("evil");
     lab.link(hub, "198.18.90.1/24", spoke, "198.18.90.2/24", ["vs", "veth0"]);
     lab.link(hub, "198.18.91.1/24", attacker, "198.18.91.2/24", ["ve", "veth0"]);
-    hubProc = await startTaltun(lab, hub, {
-      mode: "server",
-      tunName: hubIf,
-      localAddr: "0.0.0.0:51820",
-      vip: "100.64.90.1/24",
-      privateKey: hubKeys.privateKey,
-      peers: [{ vip: "100.64.90.2", publicKey: spokeKeys.publicKey }],
-    });
-    await startTaltun(lab, spoke, {
-      mode: "client",
-      tunName: `hs${lab.tag}`.slice(0, 15),
-      localAddr: "0.0.0.0:0",
-      vip: "100.64.90.2/24",
-      privateKey: spokeKeys.privateKey,
-      peers: [{ vip: "100.64.90.1", publicKey: hubKeys.publicKey, endpoint: "198.18.90.1:51820", allowedIps: ["100.64.90.0/24"] }],
-    });
-    await pingOk(lab, spoke, "100.64.90.1", 1);
+    pair = await taltunPair(lab, hub, spoke, 90);
+    await pingOk(lab, spoke, pair.hubVip, 1);
   });
   afterAll(() => lab.close());
 
@@ -52,11 +33,11 @@ describe("hostile datagrams", () => {
     const t = await transfer;
     expect(t.received).toBe(t.sent);
     expect(await pingOk(lab, spoke, "100.64.90.1")).toMatch(/3 received/);
-    expect(hubProc.child.exitCode).toBeNull();
-    expect(hubProc.output()).not.toMatch(/error|failed/i);
+    expect(pair.hub.child.exitCode).toBeNull();
+    expect(pair.hub.output()).not.toMatch(/error|failed/i);
     // Every hostile datagram is accounted for: a third of them are forged transport
     // packets, four ninths carry handshake types and go to the control plane's ring.
-    const show = JSON.parse(lab.exec(hub, ["node", TALTUN_CLI, "show", hubIf, "--json"]));
+    const show = JSON.parse(lab.exec(hub, ["node", TALTUN_CLI, "show", pair.hubIf, "--json"]));
     expect(show.dataplane.droppedRejected).toBeGreaterThanOrEqual(6000);
     expect(show.dataplane.handshakeMessages + show.dataplane.droppedRingFull).toBeGreaterThanOrEqual(8000);
   });

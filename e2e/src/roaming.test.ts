@@ -1,40 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, requireLabPreconditions } from "./netns.js";
-import { startTaltun } from "./taltun.js";
+import { taltunPair } from "./taltun.js";
 import { pingOk, startTransfer } from "./transfer.js";
-import { wgKeyPair } from "./wireguard-go.js";
 
 // A spoke's underlay address changes in the middle of a TCP transfer; the hub follows it
 // to the new source of authenticated packets and the transfer completes intact.
 describe("roaming", () => {
   const lab = new Lab("rm");
-  const hubKeys = wgKeyPair();
-  const spokeKeys = wgKeyPair();
   let hub = "";
   let spoke = "";
-  const hubIf = `rh${lab.tag}`.slice(0, 15);
+  let hubIf = "";
 
   beforeAll(async () => {
     requireLabPreconditions();
     hub = lab.netns("hub");
     spoke = lab.netns("spoke");
     lab.link(hub, "198.18.60.1/24", spoke, "198.18.60.2/24");
-    await startTaltun(lab, hub, {
-      mode: "server",
-      tunName: hubIf,
-      localAddr: "0.0.0.0:51820",
-      vip: "100.64.60.1/24",
-      privateKey: hubKeys.privateKey,
-      peers: [{ vip: "100.64.60.2", publicKey: spokeKeys.publicKey }],
-    });
-    await startTaltun(lab, spoke, {
-      mode: "client",
-      tunName: `rs${lab.tag}`.slice(0, 15),
-      localAddr: "0.0.0.0:0",
-      vip: "100.64.60.2/24",
-      privateKey: spokeKeys.privateKey,
-      peers: [{ vip: "100.64.60.1", publicKey: hubKeys.publicKey, endpoint: "198.18.60.1:51820", allowedIps: ["100.64.60.0/24"] }],
-    });
+    ({ hubIf } = await taltunPair(lab, hub, spoke, 60));
   });
   afterAll(() => lab.close());
 

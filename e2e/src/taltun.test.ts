@@ -1,20 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, requireLabPreconditions, run } from "./netns.js";
-import { TALTUN_CLI, startTaltun } from "./taltun.js";
+import { TALTUN_CLI, type TaltunPair, taltunPair } from "./taltun.js";
 import { pingOk, verifiedTransfer } from "./transfer.js";
-import { wgKeyPair } from "./wireguard-go.js";
 
 // Taltun against itself: a server and a client across one veth; the client knows the
 // server by host name.
 describe("taltun <-> taltun", () => {
   const lab = new Lab("tt");
-  const hub = wgKeyPair();
-  const spoke = wgKeyPair();
   let a = "";
   let b = "";
-  const tunA = `ta${lab.tag}`.slice(0, 15);
-  const tunB = `tb${lab.tag}`.slice(0, 15);
-  let procA: Awaited<ReturnType<typeof startTaltun>>;
+  let pair: TaltunPair;
 
   beforeAll(async () => {
     requireLabPreconditions();
@@ -22,22 +17,7 @@ describe("taltun <-> taltun", () => {
     b = lab.netns("b");
     lab.link(a, "198.18.30.1/24", b, "198.18.30.2/24");
     lab.hosts(b, ["198.18.30.1 hub.taltun.test"]);
-    procA = await startTaltun(lab, a, {
-      mode: "server",
-      tunName: tunA,
-      localAddr: "0.0.0.0:51820",
-      vip: "100.64.30.1/24",
-      privateKey: hub.privateKey,
-      peers: [{ vip: "100.64.30.2", publicKey: spoke.publicKey }],
-    });
-    await startTaltun(lab, b, {
-      mode: "client",
-      tunName: tunB,
-      localAddr: "0.0.0.0:0",
-      vip: "100.64.30.2/24",
-      privateKey: spoke.privateKey,
-      peers: [{ vip: "100.64.30.1", publicKey: hub.publicKey, endpoint: "hub.taltun.test:51820", allowedIps: ["100.64.30.0/24"] }],
-    });
+    pair = await taltunPair(lab, a, b, 30, "hub.taltun.test:51820");
   });
   afterAll(() => lab.close());
 
@@ -54,19 +34,19 @@ describe("taltun <-> taltun", () => {
   });
 
   it("answers `wg show` and `taltun show` with the peer's handshake and bytes", () => {
-    const dump = lab.exec(a, ["wg", "show", tunA, "dump"]).trim().split("\n");
+    const dump = lab.exec(a, ["wg", "show", pair.hubIf, "dump"]).trim().split("\n");
     const peer = dump[1].split("\t");
-    expect(peer[0]).toBe(spoke.publicKey);
+    expect(peer[0]).toBe(pair.spokeKeys.publicKey);
     expect(Number(peer[4])).toBeGreaterThan(0); // latest handshake
     expect(Number(peer[5])).toBeGreaterThan(8 << 20); // rx bytes
-    const show = JSON.parse(lab.exec(a, ["node", TALTUN_CLI, "show", tunA, "--json"]));
-    expect(JSON.stringify(show)).toContain(spoke.publicKey);
+    const show = JSON.parse(lab.exec(a, ["node", TALTUN_CLI, "show", pair.hubIf, "--json"]));
+    expect(JSON.stringify(show)).toContain(pair.spokeKeys.publicKey);
   });
 
   it("leaves no interface, address or route behind after SIGTERM, and exits 0", async () => {
-    procA.child.kill("SIGTERM");
-    expect(await procA.exited).toBe(0);
-    expect(() => run("ip", ["-n", a, "link", "show", tunA])).toThrow(/does not exist/);
+    pair.hub.child.kill("SIGTERM");
+    expect(await pair.hub.exited).toBe(0);
+    expect(() => run("ip", ["-n", a, "link", "show", pair.hubIf])).toThrow(/does not exist/);
     expect(run("ip", ["-n", a, "route"])).not.toContain("100.64.30.");
     expect(run("ip", ["-n", a, "addr"])).not.toContain("100.64.30.1");
   });

@@ -5,6 +5,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Lab, type LabProcess, waitFor } from "./netns.js";
+import { type KeyPair, wgKeyPair } from "./wireguard-go.js";
 
 /** The built CLI, as `pnpm taltun` runs it. */
 export const TALTUN_CLI = new URL("../../packages/cli/dist/main.js", import.meta.url).pathname;
@@ -78,4 +79,48 @@ export async function startTaltun(lab: Lab, ns: string, spec: TaltunSpec, extraA
     throw new Error(`${e.message}\n--- taltun output ---\n${proc.output()}`);
   });
   return proc;
+}
+
+/** A Taltun server and a Taltun client that dials it, as {@link taltunPair} starts them. */
+export interface TaltunPair {
+  hub: LabProcess;
+  spoke: LabProcess;
+  hubIf: string;
+  spokeIf: string;
+  hubKeys: KeyPair;
+  spokeKeys: KeyPair;
+  /** Tunnel addresses, 100.64.<net>.1 and .2. */
+  hubVip: string;
+  spokeVip: string;
+}
+
+/**
+ * Starts a Taltun server in `hubNs` (198.18.<net>.1, port 51820, tunnel 100.64.<net>.1/24)
+ * and a Taltun client in `spokeNs` that dials it; the two namespaces must already be linked
+ * on 198.18.<net>.0/24. `hubEndpoint` replaces the address the client dials (a host name).
+ */
+export async function taltunPair(lab: Lab, hubNs: string, spokeNs: string, net: number, hubEndpoint?: string): Promise<TaltunPair> {
+  const hubKeys = wgKeyPair();
+  const spokeKeys = wgKeyPair();
+  const hubIf = `h${net}${lab.tag}`.slice(0, 15);
+  const spokeIf = `s${net}${lab.tag}`.slice(0, 15);
+  const hubVip = `100.64.${net}.1`;
+  const spokeVip = `100.64.${net}.2`;
+  const hub = await startTaltun(lab, hubNs, {
+    mode: "server",
+    tunName: hubIf,
+    localAddr: "0.0.0.0:51820",
+    vip: `${hubVip}/24`,
+    privateKey: hubKeys.privateKey,
+    peers: [{ vip: spokeVip, publicKey: spokeKeys.publicKey }],
+  });
+  const spoke = await startTaltun(lab, spokeNs, {
+    mode: "client",
+    tunName: spokeIf,
+    localAddr: "0.0.0.0:0",
+    vip: `${spokeVip}/24`,
+    privateKey: spokeKeys.privateKey,
+    peers: [{ vip: hubVip, publicKey: hubKeys.publicKey, endpoint: hubEndpoint ?? `198.18.${net}.1:51820`, allowedIps: [`100.64.${net}.0/24`] }],
+  });
+  return { hub, spoke, hubIf, spokeIf, hubKeys, spokeKeys, hubVip, spokeVip };
 }
