@@ -128,7 +128,7 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
     const workers = regions.map((r, index) => {
       const data: WorkerData = {
         index, memory, module, regions: r, tablesBase: device.tables.base, ringBase: ringOffsets[index], doorbell, stopWord,
-        udpFd: sockets[index].fd, tunFd: tun.fds[index], wakeFd: wakeFds[index], mtu: cfg.mtu, localAddress: cfg.vip.bytes,
+        udpFd: sockets[index].fd, tunFd: tun.fds[index], wakeFd: wakeFds[index], tunVnet: tun.offload, mtu: cfg.mtu, localAddress: cfg.vip.bytes,
         allowedIps: device.allowedIps.snapshot, timeOrigin: performance.timeOrigin,
       };
       return new Worker(new URL("./worker.js", import.meta.url), { workerData: data });

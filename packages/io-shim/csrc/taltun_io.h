@@ -28,6 +28,10 @@
 /* tt_batch.flags for udp send. */
 #define TT_SEND_COALESCE 0x1u /* merge same-destination same-size runs with UDP_SEGMENT */
 
+/* tt_batch.flags for tun read/write: the queue was opened with a vnet header. Reads then
+ * cut offload super-packets into plain IP packets (segment.c); writes add an empty header. */
+#define TT_TUN_VNET 0x2u
+
 /* tt_tun_open flags. */
 #define TT_TUN_MULTI_QUEUE 0x1u
 #define TT_TUN_VNET_HDR 0x2u

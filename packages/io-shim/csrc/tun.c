@@ -4,12 +4,59 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mem.h"
+#include "segment.h"
 #include "taltun_io.h"
+
+/* One packet read with its virtio-net header (up to 64 KiB of TSO), and which of its
+ * segments are still to be handed out: per thread, since each worker owns one queue. A
+ * super-packet that does not fit in what is left of a batch continues in the next one. */
+#define BOUNCE_BYTES (65536 + sizeof(struct virtio_net_hdr))
+static __thread uint8_t *bounce;
+static __thread uint32_t bounce_len, bounce_next, bounce_count;
+
+static int32_t read_segmented(tt_batch *b, uint32_t n, uint32_t cap)
+{
+	uint32_t done = 0;
+	if (!bounce && !(bounce = malloc(BOUNCE_BYTES)))
+		return -ENOMEM;
+	while (done < n) {
+		if (bounce_next == bounce_count) {
+			ssize_t r = read(b->fd, bounce, BOUNCE_BYTES);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				b->err = (uint32_t)errno;
+				if (done == 0)
+					return -errno;
+				break;
+			}
+			int32_t c = tt_segment_count(bounce, (uint32_t)r);
+			bounce_len = (uint32_t)r;
+			bounce_next = 0;
+			bounce_count = c > 0 ? (uint32_t)c : 0;
+			if (c <= 0)
+				b->err = EINVAL; /* not a packet we can cut: dropped */
+			continue;
+		}
+		int32_t len = tt_segment_one(bounce, bounce_len, bounce_next++, tt_ptr(tt_slot(b, done)), cap);
+		if (len < 0) {
+			b->err = EINVAL;
+			continue;
+		}
+		tt_put_u32(b->lengths, done++, (uint32_t)len);
+	}
+	return (int32_t)done;
+}
 
 /* UDP segmentation offload bits arrived in Linux 6.2; older headers lack them. */
 #ifndef TUN_F_USO4
@@ -84,6 +131,11 @@ int32_t tt_tun_read_batch(uint64_t cb)
 		b->count = 0;
 		return rc;
 	}
+	if (b->flags & TT_TUN_VNET) {
+		int32_t got = read_segmented(b, n, cap);
+		b->count = got > 0 ? (uint32_t)got : 0;
+		return got;
+	}
 	while (done < n) {
 		ssize_t r = read(b->fd, tt_ptr(tt_slot(b, done)), cap);
 		if (r < 0) {
@@ -131,7 +183,9 @@ int32_t tt_tun_write_batch(uint64_t cb)
 			i++;
 			continue;
 		}
-		ssize_t r = write(b->fd, tt_ptr(tt_slot(b, i)), len);
+		static const struct virtio_net_hdr none; /* no offload, checksum complete */
+		struct iovec iov[2] = { { (void *)&none, sizeof(none) }, { tt_ptr(tt_slot(b, i)), len } };
+		ssize_t r = (b->flags & TT_TUN_VNET) ? writev(b->fd, iov, 2) : write(b->fd, iov[1].iov_base, len);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;

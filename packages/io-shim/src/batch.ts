@@ -55,6 +55,14 @@ export const CB_TIMEOUT_MS = 60;
 export const CB_READY = 64;
 export const CB_POLL_FDS = 72;
 
+/**
+ * tunReadBatch / tunWriteBatch flag for a queue opened with `vnetHdr`: reads cut the
+ * kernel's offload super-packets (TSO/USO, up to 64 KiB) into plain IP packets of at most
+ * the MTU, with their headers and checksums, and complete partial checksums; writes add an
+ * empty virtio-net header. The caller sees plain IP packets either way.
+ */
+export const TUN_VNET = 0x2;
+
 /** udpSendBatch flag: send runs of consecutive packets to the same peer, all of one size
  * (the last may be shorter), as one UDP_SEGMENT (GSO) datagram train. */
 export const SEND_COALESCE = 0x1;

@@ -9,6 +9,7 @@
  */
 import {
   BatchControl,
+  TUN_VNET,
   tunReadBatch,
   tunWriteBatch,
   udpRecvBatch,
@@ -36,6 +37,8 @@ export interface DatapathOptions {
   ring: HandshakeRing;
   udpFd: number;
   tunFd: number;
+  /** The TUN queue carries a virtio-net header: reads are segmented, writes get a header. */
+  tunVnet: boolean;
   mtu: number;
   /** The interface's own address (4 or 16 bytes): packets to it always go to the TUN. */
   localAddress: Uint8Array;
@@ -91,6 +94,7 @@ export class Datapath {
     });
     this.tunWrite = new BatchControl(memory, r.cbTunWrite).setup({
       fd: o.tunFd, count: BATCH, buffer: r.rxPool + HEADROOM, stride: SLOT_STRIDE, lengths: r.tunWriteLengths,
+      flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.relaySend = new BatchControl(memory, r.cbRelay).setup({
       fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride: SLOT_STRIDE, lengths: r.relayLengths, addrs: r.relayAddrs,
@@ -99,6 +103,7 @@ export class Datapath {
     this.tunRead = new BatchControl(memory, r.cbTunRead).setup({
       fd: o.tunFd, count: BATCH, buffer: r.txPool + HEADROOM, stride: SLOT_STRIDE, lengths: r.txLengths,
       capacity: SLOT_STRIDE - HEADROOM - TAG_SIZE - 16,
+      flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.send = new BatchControl(memory, r.cbSend).setup({
       fd: o.udpFd, count: BATCH, buffer: r.txPool, stride: SLOT_STRIDE, lengths: r.txLengths, addrs: r.txAddrs,

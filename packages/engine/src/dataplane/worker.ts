@@ -30,6 +30,8 @@ export interface WorkerData {
   udpFd: number;
   tunFd: number;
   wakeFd: number;
+  /** The TUN queue carries a virtio-net header (segmentation offload). */
+  tunVnet: boolean;
   mtu: number;
   /** The interface's own address, 4 or 16 bytes. */
   localAddress: Uint8Array;
@@ -65,6 +67,7 @@ function main(d: WorkerData): void {
       ring,
       udpFd: d.udpFd,
       tunFd: d.tunFd,
+      tunVnet: d.tunVnet,
       mtu: d.mtu,
       localAddress: d.localAddress,
       signal: () => (signalled = true),
