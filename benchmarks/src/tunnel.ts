@@ -61,12 +61,14 @@ async function measure(s: Scenario, seconds: number): Promise<Row> {
     );
     const m0 = machineBusyTicks();
     const p0 = t.pids.map(processTicks);
-    const json = await waitFor("iperf3 client", 10_000, () =>
-      lab.exec(b, ["iperf3", "-c", t.target, "-t", String(seconds), "-O", "1", "-J"]),
-    );
+    // With -J, iperf3 may report "unable to connect" inside its JSON: retry until a run completes.
+    const received = await waitFor("iperf3 client", 10_000, () => {
+      const r = JSON.parse(lab.exec(b, ["iperf3", "-c", t.target, "-t", String(seconds), "-O", "1", "-J"]));
+      if (r.error) throw new Error(r.error);
+      return r.end?.sum_received as { bytes: number; bits_per_second: number } | undefined;
+    });
     const m1 = machineBusyTicks();
     const vpnTicks = t.pids.map(processTicks).reduce((sum, v, i) => sum + v - p0[i], 0);
-    const received = JSON.parse(json).end.sum_received;
     const gb = received.bytes / 1e9;
     return {
       name: s.name,

@@ -8,9 +8,13 @@ import { startWireguardGo, wgKeyPair, wgLatestHandshakes } from "./wireguard-go.
 
 async function iperf(lab: Lab, server: string, client: string, addr: string): Promise<number> {
   lab.spawn(server, ["iperf3", "-s", "-1", "-B", addr]);
-  // The server needs a moment to listen: retry the client until it connects.
-  const out = await waitFor(`iperf3 to ${addr}`, 10_000, () => lab.exec(client, ["iperf3", "-c", addr, "-t", "2", "-J"]));
-  return JSON.parse(out).end.sum_received.bytes;
+  // The server needs a moment to listen: retry until a run completes. With -J, iperf3 may
+  // report "unable to connect" inside its JSON rather than by failing.
+  return waitFor(`iperf3 to ${addr}`, 10_000, () => {
+    const r = JSON.parse(lab.exec(client, ["iperf3", "-c", addr, "-t", "2", "-J"]));
+    if (r.error) throw new Error(r.error);
+    return r.end?.sum_received?.bytes as number | undefined;
+  });
 }
 
 // Stock wireguard-go on the other side, in both roles.
