@@ -123,6 +123,7 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
     const wakeFds = sockets.map(() => eventfdOpen());
     cleanups.push(() => wakeFds.forEach(closeFd));
     const sender = new ControlSender(memory, layout, sockets[0].fd);
+    logger.debug("shared memory laid out", { used_bytes: layout.used, size_bytes: buffer.byteLength });
 
     const module = compileAeadModule();
     const workers = regions.map((r, index) => {

@@ -5,7 +5,7 @@
  */
 export class MemoryLayout {
   private next: number;
-  private readonly regions = new Map<string, { offset: number; size: number }>();
+  private readonly names = new Set<string>();
 
   /**
    * @param start first usable byte (above the AEAD module's reserved memory)
@@ -17,13 +17,13 @@ export class MemoryLayout {
 
   /** Reserves `size` bytes aligned to `align` (a power of two) and returns the offset. */
   reserve(name: string, size: number, align = 16): number {
-    if (this.regions.has(name)) throw new Error(`memory region ${name} reserved twice`);
+    if (this.names.has(name)) throw new Error(`memory region ${name} reserved twice`);
     const offset = (this.next + align - 1) & ~(align - 1);
     if (offset + size > this.end) {
       throw new RangeError(`shared memory too small: ${name} needs ${size} bytes at ${offset}, memory ends at ${this.end}`);
     }
     this.next = offset + size;
-    this.regions.set(name, { offset, size });
+    this.names.add(name);
     return offset;
   }
 

@@ -61,8 +61,9 @@ export class HandshakeRing {
 
   /**
    * Producer side: copies `length` bytes at `dataOffset` and the address record at
-   * `addrOffset` (both offsets into the same shared memory) into the next slot and wakes
-   * the consumer. Returns false, and counts a drop, when the ring is full or the message too long.
+   * `addrOffset` (both offsets into the same shared memory) into the next slot. Returns
+   * false, and counts a drop, when the ring is full or the message too long. The worker
+   * rings the control plane's doorbell once per batch, not here.
    */
   push(dataOffset: number, length: number, addrOffset: number): boolean {
     const head = Atomics.load(this.words, 0);
@@ -76,7 +77,6 @@ export class HandshakeRing {
     this.bytes.copyWithin(slot + 4, addrOffset, addrOffset + ADDR);
     this.bytes.copyWithin(slot + DATA, dataOffset, dataOffset + length);
     Atomics.store(this.words, 0, (head + 1) | 0);
-    Atomics.notify(this.words, 0);
     return true;
   }
 
@@ -101,16 +101,5 @@ export class HandshakeRing {
   /** Messages dropped because the ring was full or a message too long. */
   get dropped(): number {
     return Atomics.load(this.words, 2) >>> 0;
-  }
-
-  /**
-   * Consumer side: resolves when the ring holds a message (at once if it already does), or
-   * after `timeoutMs`. Never blocks the thread: the main thread's event loop keeps running.
-   */
-  async wait(timeoutMs: number): Promise<void> {
-    const head = Atomics.load(this.words, 0);
-    if (head !== Atomics.load(this.words, 1)) return;
-    const r = Atomics.waitAsync(this.words, 0, head, timeoutMs);
-    if (r.async) await r.value;
   }
 }
