@@ -108,7 +108,7 @@ export function formatView(v: InterfaceView, nowMs = Date.now()): string {
       "",
       `data plane: ${d.udpDatagrams} datagrams in, ${d.sent + d.relayed} out (${d.relayed} relayed), ${d.handshakeMessages} handshake messages`,
       `  dropped: ${d.droppedRejected} rejected (forged, replayed, malformed), ${d.droppedNoRoute} without a route, ` +
-        `${d.droppedNoSession} waiting for a session, ${d.droppedNoEndpoint} without an endpoint, ${d.droppedRingFull} handshakes over capacity`,
+        `${d.droppedNoSession} pushed out while waiting for a session, ${d.droppedNoEndpoint} without an endpoint, ${d.droppedRingFull} handshakes over capacity`,
     );
   }
   return out.join("\n") + "\n";
