@@ -106,7 +106,7 @@ export function formatView(v: InterfaceView, nowMs = Date.now()): string {
   if (d) {
     out.push(
       "",
-      `data plane: ${d.udpDatagrams} datagrams in, ${d.sent + d.relayed} out (${d.relayed} relayed), ${d.handshakeMessages} handshake messages`,
+      `data plane: ${d.udpDatagrams} datagrams in, ${d.sent + d.relayed} out (${d.relayed} relayed), ${d.staged} held for a handshake, ${d.handshakeMessages} handshake messages`,
       `  dropped: ${d.droppedRejected} rejected (forged, replayed, malformed), ${d.droppedNoRoute} without a route, ` +
         `${d.droppedNoSession} pushed out while waiting for a session, ${d.droppedNoEndpoint} without an endpoint, ${d.droppedRingFull} handshakes over capacity`,
     );
