@@ -151,3 +151,81 @@ int32_t tt_segment_one(const uint8_t *pkt, uint32_t len, uint32_t index, uint8_t
 	l4_checksum(out, &h, h.l4_len + seg);
 	return (int32_t)total;
 }
+
+/* Whether the TCP checksum of the packet at ip verifies (pseudo-header included). */
+static int tcp_checksum_ok(const uint8_t *ip, const headers *h, uint32_t total)
+{
+	uint32_t l4_total = total - h->ip_len;
+	uint32_t s = h->v6 ? sum16(ip + 8, 32, 0) : sum16(ip + 12, 8, 0);
+	s += h->proto + l4_total;
+	return fold(sum16(ip + h->ip_len, l4_total, s)) == 0;
+}
+
+/* Whether q continues p's flow: same addresses, ports, ack, window, options and IP fields,
+ * only the sequence number, lengths, IPv4 id and checksums may differ. */
+static int same_flow(const uint8_t *p, const uint8_t *q, const headers *h)
+{
+	if (h->v6) {
+		if (memcmp(p, q, 4) || memcmp(p + 6, q + 6, 34))
+			return 0;
+	} else if (memcmp(p, q, 2) || memcmp(p + 6, q + 6, 4) || memcmp(p + 12, q + 12, 8)) {
+		return 0;
+	}
+	const uint8_t *a = p + h->ip_len, *b = q + h->ip_len;
+	return !memcmp(a, b, 4) && !memcmp(a + 8, b + 8, 5) && !memcmp(a + 14, b + 14, 2) &&
+	       !memcmp(a + 18, b + 18, h->l4_len - 18) && (b[13] & (uint8_t)~0x08) == (a[13] & (uint8_t)~0x08);
+}
+
+uint32_t tt_coalesce(const uint8_t *const *pkts, const uint32_t *lens, uint32_t n, uint8_t *out, uint32_t cap, uint32_t *used)
+{
+	struct virtio_net_hdr *vh = (void *)out;
+	const uint8_t *p = pkts[0];
+	headers h;
+	*used = 1;
+	/* Only plain data segments of TCP start a run: ACK, maybe PSH, nothing else. */
+	if (n < 2 || parse(p, lens[0], &h) < 0 || h.proto != 6 || (!h.v6 && (h.ip_len != 20 || (get16(p + 6) & 0x3fff))) ||
+	    (p[h.ip_len + 13] & (uint8_t)~0x18) != 0 || (p[h.ip_len + 13] & 0x08) || !tcp_checksum_ok(p, &h, lens[0]))
+		return 0;
+	uint32_t hdrs = h.ip_len + h.l4_len, mss = lens[0] - hdrs;
+	if (mss == 0 || sizeof(*vh) + lens[0] > cap)
+		return 0;
+	memcpy(out + sizeof(*vh), p, lens[0]);
+	uint32_t total = lens[0], next_seq = get32(p + h.ip_len + 4) + mss;
+	uint8_t *ip = out + sizeof(*vh);
+	for (uint32_t k = 1; k < n; k++) {
+		const uint8_t *q = pkts[k];
+		uint32_t seg = lens[k] - hdrs;
+		if (!q || lens[k] <= hdrs || seg > mss || total + seg > 65535 || sizeof(*vh) + total + seg > cap)
+			break;
+		if (!same_flow(p, q, &h) || get32(q + h.ip_len + 4) != next_seq || !tcp_checksum_ok(q, &h, lens[k]))
+			break;
+		memcpy(ip + total, q + hdrs, seg);
+		total += seg;
+		next_seq += seg;
+		*used = k + 1;
+		ip[h.ip_len + 13] |= q[h.ip_len + 13] & 0x08; /* the run's PSH */
+		if (seg < mss || (q[h.ip_len + 13] & 0x08))
+			break; /* a short segment or PSH ends a run */
+	}
+	if (*used < 2)
+		return 0;
+	if (h.v6) {
+		put16(ip + 4, (uint16_t)(total - 40));
+	} else {
+		put16(ip + 2, (uint16_t)total);
+		put16(ip + 10, 0);
+		put16(ip + 10, fold(sum16(ip, h.ip_len, 0)));
+	}
+	/* The kernel completes the checksum from csum_start: the field holds the pseudo-header sum. */
+	uint32_t s = h.v6 ? sum16(ip + 8, 32, 0) : sum16(ip + 12, 8, 0);
+	s += 6 + total - h.ip_len;
+	put16(ip + h.ip_len + 16, (uint16_t)~fold(s));
+	memset(vh, 0, sizeof(*vh));
+	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh->gso_type = h.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	vh->hdr_len = (uint16_t)hdrs;
+	vh->gso_size = (uint16_t)mss;
+	vh->csum_start = (uint16_t)h.ip_len;
+	vh->csum_offset = 16;
+	return (uint32_t)sizeof(*vh) + total;
+}

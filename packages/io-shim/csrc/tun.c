@@ -156,6 +156,26 @@ int32_t tt_tun_read_batch(uint64_t cb)
 	return (int32_t)done;
 }
 
+/* The packets merged for one TUN write (GRO): a virtio-net header and up to 64 KiB. */
+static __thread uint8_t *gro;
+
+/* Merges the run of TCP segments starting at slot i into `gro` (segment.c decides what
+ * may merge); returns its length, 0 when slot i goes alone. */
+static uint32_t gro_run(const tt_batch *b, uint32_t i, uint32_t n, uint32_t *merged)
+{
+	const uint8_t *pkts[TT_MAX_BATCH];
+	uint32_t lens[TT_MAX_BATCH], k = 0;
+	if (!gro && !(gro = malloc(BOUNCE_BYTES)))
+		return 0;
+	for (uint32_t j = i; j < n; j++, k++) {
+		lens[k] = tt_get_u32(b->lengths, j);
+		pkts[k] = lens[k] ? tt_ptr(tt_slot(b, j)) : NULL;
+		if (!lens[k])
+			break;
+	}
+	return tt_coalesce(pkts, lens, k, gro, BOUNCE_BYTES, merged);
+}
+
 /* Writes count packets, skipping slots of length 0. Stops at EAGAIN or the first error (cb->err says which) and
  * returns how many were written; -errno when the first write fails. A packet the kernel
  * rejects (EINVAL: not an IP packet) is the caller's to skip. */
@@ -177,15 +197,22 @@ int32_t tt_tun_write_batch(uint64_t cb)
 			return -EINVAL;
 		}
 	}
+	int coalesce = (b->flags & TT_TUN_VNET) != 0;
 	for (uint32_t i = 0; i < n;) {
 		uint32_t len = tt_get_u32(b->lengths, i);
 		if (len == 0) { /* a hole: the caller dropped this packet */
 			i++;
 			continue;
 		}
+		uint32_t merged = 0, bytes = coalesce ? gro_run(b, i, n, &merged) : 0;
 		static const struct virtio_net_hdr none; /* no offload, checksum complete */
 		struct iovec iov[2] = { { (void *)&none, sizeof(none) }, { tt_ptr(tt_slot(b, i)), len } };
-		ssize_t r = (b->flags & TT_TUN_VNET) ? writev(b->fd, iov, 2) : write(b->fd, iov[1].iov_base, len);
+		ssize_t r = bytes ? write(b->fd, gro, bytes)
+			: (b->flags & TT_TUN_VNET) ? writev(b->fd, iov, 2) : write(b->fd, iov[1].iov_base, len);
+		if (r < 0 && bytes && errno == EINVAL) {
+			coalesce = 0; /* the kernel refused the merged packet: write these one by one */
+			continue;
+		}
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -198,8 +225,8 @@ int32_t tt_tun_write_batch(uint64_t cb)
 			}
 			break;
 		}
-		done++;
-		i++;
+		done += bytes ? merged : 1;
+		i += bytes ? merged : 1;
 	}
 	b->count = done;
 	return (int32_t)done;
