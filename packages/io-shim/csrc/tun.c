@@ -21,12 +21,16 @@
 #define BOUNCE_BYTES (65536 + sizeof(struct virtio_net_hdr))
 static __thread uint8_t *bounce;
 static __thread uint32_t bounce_len, bounce_next, bounce_count;
+static __thread int bounce_fd = -1; /* the queue the pending segments came from */
 
 static int32_t read_segmented(tt_batch *b, uint32_t n, uint32_t cap)
 {
 	uint32_t done = 0;
 	if (!bounce && !(bounce = malloc(BOUNCE_BYTES)))
 		return -ENOMEM;
+	if (bounce_fd != b->fd)
+		bounce_next = bounce_count = 0; /* segments of another queue are not this one's */
+	bounce_fd = b->fd;
 	while (done < n) {
 		if (bounce_next == bounce_count) {
 			ssize_t r = read(b->fd, bounce, BOUNCE_BYTES);
