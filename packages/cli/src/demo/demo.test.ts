@@ -104,6 +104,21 @@ describe("taltun demo", () => {
     expect(readdirSync("/var/run/wireguard").filter((f) => f.startsWith(`tt${process.pid}`))).toEqual([]);
   });
 
+  it("cleans up everything when its output is closed early (taltun demo | head)", async () => {
+    const before = { dirs: demoDirs() };
+    const p = spawn(process.execPath, [CLI, "demo", "--seconds", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    // Like `head -1`: read the first chunk, then close the pipe while namespaces are made.
+    p.stdout.once("data", () => p.stdout.destroy());
+    const code = await new Promise((r) => p.once("exit", (c, s) => r(c ?? s)));
+    expect(code).toBe(141);
+    expect(err).toMatch(/demo interrupted by SIGPIPE/);
+    expect(demoNamespaces(p.pid!)).toEqual([]);
+    expect(demoDirs().filter((d) => !before.dirs.includes(d))).toEqual([]);
+    expect(readdirSync("/var/run/wireguard").filter((f) => f.startsWith(`tt${p.pid}`))).toEqual([]);
+  });
+
   it("cleans up everything when interrupted", async () => {
     const before = { dirs: demoDirs() };
     const p = spawn(process.execPath, [CLI, "demo", "--seconds", "1"], { stdio: ["ignore", "pipe", "pipe"] });

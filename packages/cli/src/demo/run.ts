@@ -5,7 +5,7 @@
  * at the end, on failure, and when interrupted.
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { uapiGet, uapiSocketPath } from "@taltun/engine";
@@ -46,10 +46,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (abort.signal.aborted) return;
     status.done(`${signal}: stopping and cleaning up`);
     // The running step sees the abort and throws; `finally` below then cleans up.
-    abort.abort(new CliError(`demo interrupted by ${signal}; everything it created is removed`, signal === "SIGINT" ? 130 : 143));
+    abort.abort(new CliError(`demo interrupted by ${signal}; everything it created is removed`, 128 + constants.signals[signal]));
+  };
+  // `taltun demo | head` closes our output early: clean up as for Ctrl-C, not die on EPIPE.
+  const onOutputClosed = (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") onSignal("SIGPIPE");
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal);
+  process.stdout.on("error", onOutputClosed);
   const { signal } = abort;
   try {
     const dir = mkdtempSync(join(tmpdir(), "taltun-demo-"));
@@ -88,6 +94,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const failed = await cleanup.run();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onSignal);
     for (const f of failed) process.stderr.write(`taltun: demo cleanup: ${f}\n`);
   }
 }
