@@ -52,6 +52,7 @@ export class Lab {
   private static seq = 0;
   private readonly namespaces: string[] = [];
   private readonly processes: LabProcess[] = [];
+  private readonly afterProcesses: Array<() => void> = [];
   readonly tag: string;
   /** A private temporary folder for configuration and key files, removed by {@link close}. */
   readonly dir: string;
@@ -113,6 +114,11 @@ export class Lab {
     return proc;
   }
 
+  /** Runs `fn` in {@link close}, once this lab's processes have ended (e.g. removing files they could not). */
+  afterExit(fn: () => void): void {
+    this.afterProcesses.push(fn);
+  }
+
   /** Ends every process this lab started (SIGTERM, then SIGKILL), then deletes its namespaces. */
   async close(): Promise<void> {
     for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
@@ -121,6 +127,7 @@ export class Lab {
         Promise.race([p.exited, new Promise((r) => setTimeout(r, 3000)).then(() => p.child.kill("SIGKILL"))]),
       ),
     );
+    for (const fn of this.afterProcesses.splice(0)) fn();
     for (const ns of this.namespaces.splice(0)) {
       try {
         run("ip", ["netns", "del", ns]);

@@ -2,7 +2,7 @@
  * Runs the built `taltun up` inside a lab namespace from a TOML file written the way a user
  * writes one, with the private key in a 0600 file.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Lab, type LabProcess, waitFor } from "./netns.js";
 import { type KeyPair, wgKeyPair } from "./wireguard-go.js";
@@ -72,6 +72,10 @@ export function writeTaltunConfig(lab: Lab, spec: TaltunSpec): string {
  */
 export async function startTaltun(lab: Lab, ns: string, spec: TaltunSpec, extraArgs: string[] = []): Promise<LabProcess> {
   const proc = lab.spawn(ns, ["node", TALTUN_CLI, "up", writeTaltunConfig(lab, spec), ...extraArgs]);
+  // A process that had to be killed cannot remove its pid file and UAPI socket.
+  lab.afterExit(() => {
+    for (const f of [`/var/run/taltun/${spec.tunName}.pid`, `/var/run/wireguard/${spec.tunName}.sock`]) rmSync(f, { force: true });
+  });
   await waitFor(`taltun ${spec.tunName} to come up`, 10_000, () => {
     if (proc.child.exitCode !== null) throw new Error(`taltun up exited ${proc.child.exitCode}: ${proc.output()}`);
     return existsSync(`/var/run/wireguard/${spec.tunName}.sock`) ? true : undefined;

@@ -2,7 +2,7 @@
  * Runs Debian's stock `wireguard-go`, configured with `wg setconf`, inside a lab namespace:
  * the reference peer every interoperability test is proven against.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Lab, type LabProcess, run, waitFor } from "./netns.js";
 
@@ -53,6 +53,7 @@ function setconf(spec: WgInterface): string {
  */
 export async function startWireguardGo(lab: Lab, ns: string, spec: WgInterface): Promise<LabProcess> {
   const proc = lab.spawn(ns, ["wireguard-go", "-f", spec.ifname], { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error" });
+  lab.afterExit(() => rmSync(`/var/run/wireguard/${spec.ifname}.sock`, { force: true }));
   await waitFor(`wireguard-go ${spec.ifname} UAPI socket`, 5000, () =>
     existsSync(`/var/run/wireguard/${spec.ifname}.sock`) ? true : undefined,
   );
