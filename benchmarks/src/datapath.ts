@@ -77,7 +77,7 @@ function report(samples: Sample[], seconds: number): void {
     "worker heap min / max after warm-up (KiB)": heapRange(samples, first),
     "packets between the two heap samples": between,
     "heap bytes per packet between them": between > 0 ? (((last.heapUsedKiB - first.heapUsedKiB) * 1024) / between).toFixed(4) : "-",
-    "drops (rejected / no route / no session / ring full)": `${last.droppedRejected} / ${last.droppedNoRoute} / ${last.droppedNoSession} / ${last.droppedRingFull}`,
+    "drops (auth / replay / no keypair / no route / no session / ring full)": `${last.droppedAuth} / ${last.droppedReplay} / ${last.droppedNoKeypair} / ${last.droppedNoRoute} / ${last.droppedNoSession} / ${last.droppedRingFull}`,
   });
 }
 

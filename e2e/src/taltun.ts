@@ -5,6 +5,7 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Lab, type LabProcess, waitFor } from "./netns.js";
+import { pingOk } from "./transfer.js";
 import { type KeyPair, wgKeyPair } from "./wireguard-go.js";
 
 /** The built CLI, as `pnpm taltun` runs it. */
@@ -127,4 +128,47 @@ export async function taltunPair(lab: Lab, hubNs: string, spokeNs: string, net: 
     peers: [{ vip: hubVip, publicKey: hubKeys.publicKey, endpoint: hubEndpoint ?? `198.18.${net}.1:51820`, allowedIps: [`100.64.${net}.0/24`] }],
   });
   return { hub, spoke, hubIf, spokeIf, hubKeys, spokeKeys, hubVip, spokeVip };
+}
+
+/** A Taltun hub and its spokes, as {@link taltunHub} starts them. */
+export interface TaltunHub {
+  hub: string;
+  hubIf: string;
+  hubKeys: KeyPair;
+  /** 100.64.<net>.1 */
+  hubVip: string;
+  spokes: { ns: string; tunName: string; vip: string; keys: KeyPair; process: LabProcess }[];
+}
+
+/**
+ * A Taltun server in its own namespace with `count` Taltun clients, each in a namespace
+ * linked to the hub on 198.18.<net>.(4i+1)/30 and .(4i+2)/30, tunnel addresses
+ * 100.64.<net>.1 (hub) and 100.64.<net>.(10+i) (spoke i); the spokes route the whole
+ * 100.64.<net>.0/24 through the hub, so spoke-to-spoke traffic is relayed by it.
+ * Resolves once every spoke's first ping to the hub has come back.
+ */
+export async function taltunHub(lab: Lab, net: number, count: number): Promise<TaltunHub> {
+  const hub = lab.netns("hub");
+  const hubKeys = wgKeyPair();
+  const hubIf = `h${net}${lab.tag}`.slice(0, 15);
+  const hubVip = `100.64.${net}.1`;
+  const spokes = Array.from({ length: count }, (_, i) => {
+    const ns = lab.netns(`s${i}`);
+    lab.link(hub, `198.18.${net}.${4 * i + 1}/30`, ns, `198.18.${net}.${4 * i + 2}/30`, [`vs${i}`, "veth0"]);
+    return { ns, tunName: `s${i}${net}${lab.tag}`.slice(0, 15), vip: `100.64.${net}.${10 + i}`, keys: wgKeyPair() };
+  });
+  await startTaltun(lab, hub, {
+    mode: "server", tunName: hubIf, localAddr: "0.0.0.0:51820", vip: `${hubVip}/24`, privateKey: hubKeys.privateKey,
+    peers: spokes.map((s) => ({ vip: s.vip, publicKey: s.keys.publicKey })),
+  });
+  const started = [];
+  for (const [i, s] of spokes.entries()) {
+    const process = await startTaltun(lab, s.ns, {
+      mode: "client", tunName: s.tunName, localAddr: "0.0.0.0:0", vip: `${s.vip}/24`, privateKey: s.keys.privateKey,
+      peers: [{ vip: hubVip, publicKey: hubKeys.publicKey, endpoint: `198.18.${net}.${4 * i + 1}:51820`, allowedIps: [`100.64.${net}.0/24`] }],
+    });
+    started.push({ ...s, process });
+  }
+  for (const s of started) await pingOk(lab, s.ns, hubVip, 1);
+  return { hub, hubIf, hubKeys, hubVip, spokes: started };
 }

@@ -107,8 +107,11 @@ export function formatView(v: InterfaceView, nowMs = Date.now()): string {
     out.push(
       "",
       `data plane: ${d.udpDatagrams} datagrams in, ${d.sent + d.relayed} out (${d.relayed} relayed), ${d.staged} held for a handshake, ${d.handshakeMessages} handshake messages`,
-      `  dropped: ${d.droppedRejected} rejected (forged, replayed, malformed), ${d.droppedNoRoute} without a route, ` +
-        `${d.droppedNoSession} pushed out while waiting for a session, ${d.droppedNoEndpoint} without an endpoint, ${d.droppedRingFull} handshakes over capacity`,
+      `  received and dropped: ${d.droppedShort} too short, ${d.droppedType} not WireGuard, ${d.droppedNoKeypair} unknown or expired session, ` +
+        `${d.droppedCounterLimit} at the counter limit, ${d.droppedAuth} failed authentication, ${d.droppedReplay} replayed, ` +
+        `${d.droppedMalformed} not an IP packet, ${d.droppedSource} from a source the peer may not use`,
+      `  other drops: ${d.droppedNoRoute} without a route, ${d.droppedNoSession} waited for a session in vain, ${d.droppedNoEndpoint} without an endpoint, ` +
+        `${d.droppedRingFull} handshakes over capacity, ${d.droppedHandshakeSize} handshakes of the wrong size`,
     );
   }
   return out.join("\n") + "\n";

@@ -35,8 +35,8 @@ describe("Device: two peers over one shared memory", () => {
       // The initiator confirmed the keypair with a keepalive; the responder promoted it.
       expect(sentKinds(i, "keepalive")).toHaveLength(1);
       const rt = r.device.tables;
-      expect(rt.i32[rt.peerWord(w.slotOf(r, i), P_CURRENT)]).toBeGreaterThanOrEqual(0);
-      expect(rt.i32[rt.peerWord(w.slotOf(r, i), P_NEXT)]).toBe(-1);
+      expect(rt.keypairOf(w.slotOf(r, i), P_CURRENT)).toBeGreaterThanOrEqual(0);
+      expect(rt.keypairOf(w.slotOf(r, i), P_NEXT)).toBe(-1);
 
       const ab = Array.from({ length: 64 }, (_, k) => ipv4(a.vip, b.vip, 1380, k));
       expect(w.sendData(a, b, ab)).toBe(64);
@@ -213,7 +213,7 @@ describe("Device timers in virtual time", () => {
         const keys = t.u8.subarray(t.keypairByte(k, K_SEND_KEY_BYTE), t.keypairByte(k, K_RECV_KEY_BYTE) + 32);
         expect(keys.every((x) => x === 0)).toBe(true);
       }
-      expect(t.i32[t.peerWord(0, P_CURRENT)]).toBe(-1);
+      expect(t.keypairOf(0, P_CURRENT)).toBe(-1);
     }
   });
 
@@ -221,7 +221,7 @@ describe("Device timers in virtual time", () => {
     const { w, a, b } = pair();
     handshake(w, a, b);
     const t = a.device.tables;
-    const slot = t.i32[t.peerWord(0, P_CURRENT)];
+    const slot = t.keypairOf(0, P_CURRENT);
     const key = () => t.u8.subarray(t.keypairByte(slot, K_SEND_KEY_BYTE), t.keypairByte(slot, K_RECV_KEY_BYTE) + 32);
     expect(key().some((x) => x !== 0)).toBe(true);
     const secrets = a.device.peerBySlot(0)!.secrets;
@@ -238,7 +238,7 @@ describe("Device message limits and load", () => {
     const { w, a, b } = pair();
     handshake(w, a, b);
     const t = a.device.tables;
-    const slot = t.i32[t.peerWord(0, P_CURRENT)];
+    const slot = t.keypairOf(0, P_CURRENT);
     // Jump the send counter to just below 2^60.
     t.i32[t.keypairWord(slot, K_SEND_LO)] = -1;
     t.i32[t.keypairWord(slot, K_SEND_HI)] = 2 ** 28 - 1;
@@ -253,7 +253,7 @@ describe("Device message limits and load", () => {
     expect(sentKinds(a, "initiation").length).toBe(initiations + 1);
 
     // A fresh session; push its counter to REJECT_AFTER_MESSAGES - 1 = 2^64 - 2^13 - 2.
-    const s2 = t.i32[t.peerWord(0, P_CURRENT)];
+    const s2 = t.keypairOf(0, P_CURRENT);
     expect(s2).not.toBe(slot);
     t.i32[t.keypairWord(s2, K_SEND_LO)] = 0xffffdffe | 0;
     t.i32[t.keypairWord(s2, K_SEND_HI)] = -1;

@@ -33,8 +33,6 @@ import {
   P_RX_BYTES_LO,
   P_TX_BYTES_LO,
   P_TX_PACKETS,
-  PEER_IN_USE,
-  PEER_SLOT_BYTES,
   PEER_WANT_HANDSHAKE,
   SharedTables,
   sharedTablesSize,
@@ -184,10 +182,8 @@ export class Device {
       const pk = cfg.publicKey.slice();
       const ss = this.identity ? precomputeStaticStatic(this.identity, pk) : new Uint8Array(32);
       peer = new Peer(slot, { remoteStatic: pk, presharedKey: new Uint8Array(32), staticStatic: ss }, null, 0, this.jitter);
-      const start = this.tables.peerWord(slot, 0);
-      this.tables.i32.fill(0, start, start + PEER_SLOT_BYTES / 4);
-      this.keypairs.retireAll(slot, this.clock.now());
-      Atomics.store(this.tables.i32, this.tables.peerWord(slot, P_FLAGS), PEER_IN_USE);
+      // Its keypairs were retired when the previous peer was removed: zeroed, it holds none.
+      this.tables.claimPeer(slot);
       this.peersBySlot.set(slot, peer);
       this.peersByKey.set(hex(pk), peer);
     }

@@ -12,7 +12,6 @@ import type { Endpoint } from "./endpoint.js";
 import { HandshakeError } from "./errors.js";
 import { decodeCookieReply, messageType, readU32 } from "./messages.js";
 import { consumeInitiation, consumeResponse, createResponse, responseIndices } from "./noise.js";
-import { K_PEER } from "./shared-tables.js";
 import { tai64nAfter } from "./tai64n.js";
 
 const SIZES: Record<number, number> = { [MESSAGE_INITIATION]: INITIATION_SIZE, [MESSAGE_RESPONSE]: RESPONSE_SIZE, [MESSAGE_COOKIE_REPLY]: COOKIE_REPLY_SIZE };
@@ -96,7 +95,7 @@ function onCookieReply(d: Device, bytes: Uint8Array, now: number): DeviceAction[
   if (!peer) {
     // A reply to a response of ours names the index of the keypair that response created.
     const slot = d.tables.lookupIndex(index);
-    if (slot >= 0) peer = d.peerBySlot(d.tables.i32[d.tables.keypairWord(slot, K_PEER)]);
+    if (slot >= 0) peer = d.peerBySlot(d.tables.peerOf(slot));
   }
   if (!peer) throw new HandshakeError("unknown-index", "cookie reply for no message of ours");
   peer.cookies.consumeReply(bytes, now);

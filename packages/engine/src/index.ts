@@ -49,7 +49,7 @@ export { AllowedIps, lookupAddress, lookupPacket } from "./allowed-ips.js";
 export { parsePrefix, formatPrefix, type Prefix } from "./ip.js";
 export { parseEndpoint, formatEndpoint, type Endpoint } from "./endpoint.js";
 export * from "./shared-tables.js";
-export { createTransportBatch, copyEndpoint, type TransportBatch } from "./transport.js";
+export { createTransportBatch, copyEndpoint, RX_DROP, RX_DROP_NAMES, type TransportBatch } from "./transport.js";
 export { prepareSeal } from "./send.js";
 export { prepareOpen, finishOpen } from "./receive.js";
 export { PeerTimers, type TimerKind } from "./timers.js";

@@ -96,6 +96,7 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
   const words = layout.reserve("control.words", 16, 8) >> 2;
   const doorbell = words;
   const stopWord = words + 1;
+  const snapshotWord = words + 2;
   const ringOffsets = Array.from({ length: cfg.workers }, (_, i) => layout.reserve(`ring${i}`, ringBytes(RING_SLOTS)));
   const rings = ringOffsets.map((offset) => new HandshakeRing(buffer, offset, RING_SLOTS));
   const regions = Array.from({ length: cfg.workers }, (_, i) => reserveWorkerRegions(layout, i));
@@ -128,7 +129,7 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
     const module = compileAeadModule();
     const workers = regions.map((r, index) => {
       const data: WorkerData = {
-        index, memory, module, regions: r, tablesBase: device.tables.base, ringBase: ringOffsets[index], doorbell, stopWord,
+        index, memory, module, regions: r, tablesBase: device.tables.base, ringBase: ringOffsets[index], doorbell, stopWord, snapshotWord,
         udpFd: sockets[index].fd, tunFd: tun.fds[index], wakeFd: wakeFds[index], tunVnet: tun.offload, mtu: cfg.mtu, localAddress: cfg.vip.bytes,
         allowedIps: device.allowedIps.snapshot, timeOrigin: performance.timeOrigin,
       };
@@ -158,10 +159,9 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
       const snapshot = device.allowedIps.snapshot;
       if (snapshot === published) return;
       published = snapshot;
-      workers.forEach((w, i) => {
-        w.postMessage({ type: "allowed-ips", snapshot });
-        eventfdWrite(wakeFds[i]);
-      });
+      workers.forEach((w) => w.postMessage({ type: "allowed-ips", snapshot }));
+      Atomics.add(i32, snapshotWord, 1);
+      wakeFds.forEach((fd) => eventfdWrite(fd));
     };
     const loop = new ControlLoop({
       device, rings, i32, doorbell, sender, logger,

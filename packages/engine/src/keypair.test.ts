@@ -28,7 +28,7 @@ describe("keypair rotation", () => {
     const d = store.install(0, keys(), 14, 24, true, 0);
     expect(store.slotsOf(0)).toEqual([d, c, -1]);
     expect(t.lookupIndex(12)).toBe(-1);
-    expect([P_CURRENT, P_PREVIOUS, P_NEXT].map((f) => t.i32[t.peerWord(1, f)])).toEqual([-1, -1, -1]);
+    expect(([P_CURRENT, P_PREVIOUS, P_NEXT] as const).map((f) => t.keypairOf(1, f))).toEqual([-1, -1, -1]);
   });
 
   it("retired slots are zeroed after the grace period, or reused early when none is free", () => {

@@ -18,7 +18,6 @@ import {
   K_CREATED_BYTE,
   K_FLAGS,
   K_LOCAL_INDEX,
-  K_PEER,
   K_RECV_KEY_BYTE,
   K_REMOTE_INDEX,
   K_REPLAY,
@@ -71,7 +70,7 @@ export class KeypairStore {
     replayReset(t.i32, w(K_REPLAY));
     t.i32[w(K_SEND_LO)] = 0;
     t.i32[w(K_SEND_HI)] = 0;
-    t.i32[w(K_PEER)] = peer;
+    t.setPeerOf(slot, peer);
     t.i32[w(K_LOCAL_INDEX)] = localIndex | 0;
     t.i32[w(K_REMOTE_INDEX)] = remoteIndex | 0;
     t.f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3] = now;
@@ -82,24 +81,24 @@ export class KeypairStore {
     Atomics.store(t.i32, w(K_FLAGS), KP_VALID | (initiator ? KP_INITIATOR | KP_SEND_ALLOWED : 0));
     t.insertIndex(localIndex, slot);
 
-    const p = (f: number) => t.peerWord(peer, f);
     const out: number[] = [];
-    t.lock(p(P_LOCK));
-    const [current, previous, next] = [t.i32[p(P_CURRENT)], t.i32[p(P_PREVIOUS)], t.i32[p(P_NEXT)]];
+    const lockWord = t.peerWord(peer, P_LOCK);
+    t.lock(lockWord);
+    const [current, previous, next] = this.slotsOf(peer);
     if (initiator) {
       out.push(previous);
       if (next >= 0) {
-        t.i32[p(P_PREVIOUS)] = next;
-        t.i32[p(P_NEXT)] = -1;
+        t.setKeypairOf(peer, P_PREVIOUS, next);
+        t.setKeypairOf(peer, P_NEXT, -1);
         out.push(current);
-      } else t.i32[p(P_PREVIOUS)] = current;
-      Atomics.store(t.i32, p(P_CURRENT), slot);
+      } else t.setKeypairOf(peer, P_PREVIOUS, current);
+      t.setKeypairOf(peer, P_CURRENT, slot);
     } else {
       out.push(next, previous);
-      t.i32[p(P_PREVIOUS)] = -1;
-      Atomics.store(t.i32, p(P_NEXT), slot);
+      t.setKeypairOf(peer, P_PREVIOUS, -1);
+      t.setKeypairOf(peer, P_NEXT, slot);
     }
-    t.unlock(p(P_LOCK));
+    t.unlock(lockWord);
     for (const s of out) if (s >= 0) this.retire(s, now);
     return slot;
   }
@@ -107,7 +106,7 @@ export class KeypairStore {
   /** The (current, previous, next) slots of `peer`, -1 for none. */
   slotsOf(peer: number): [number, number, number] {
     const t = this.t;
-    return [Atomics.load(t.i32, t.peerWord(peer, P_CURRENT)), Atomics.load(t.i32, t.peerWord(peer, P_PREVIOUS)), Atomics.load(t.i32, t.peerWord(peer, P_NEXT))];
+    return [t.keypairOf(peer, P_CURRENT), t.keypairOf(peer, P_PREVIOUS), t.keypairOf(peer, P_NEXT)];
   }
 
   /** Mark `slot` expired: workers stop using it; it stays registered until retired. */
@@ -118,11 +117,11 @@ export class KeypairStore {
   /** Retire every keypair of `peer` (keys zeroed after the grace period). */
   retireAll(peer: number, now: number): void {
     const t = this.t;
-    const p = (f: number) => t.peerWord(peer, f);
-    t.lock(p(P_LOCK));
-    const slots = [t.i32[p(P_CURRENT)], t.i32[p(P_PREVIOUS)], t.i32[p(P_NEXT)]];
-    t.i32[p(P_CURRENT)] = t.i32[p(P_PREVIOUS)] = t.i32[p(P_NEXT)] = -1;
-    t.unlock(p(P_LOCK));
+    const lockWord = t.peerWord(peer, P_LOCK);
+    t.lock(lockWord);
+    const slots = this.slotsOf(peer);
+    for (const field of [P_CURRENT, P_PREVIOUS, P_NEXT] as const) t.setKeypairOf(peer, field, -1);
+    t.unlock(lockWord);
     for (const s of slots) if (s >= 0) this.retire(s, now);
   }
 
@@ -146,8 +145,8 @@ export class KeypairStore {
     while (this.retired.length > 0 && now - this.retired[0].at >= RETIRE_GRACE) {
       const { slot } = this.retired.shift()!;
       const start = this.t.keypairByte(slot, 0);
+      // Zeroed is empty: no owner, no keys, no index.
       this.t.u8.fill(0, start, start + KEYPAIR_SLOT_BYTES);
-      this.t.i32[this.t.keypairWord(slot, K_PEER)] = -1;
       this.free.push(slot);
     }
   }

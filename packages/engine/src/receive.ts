@@ -3,9 +3,16 @@
  * transport.ts for the whole path.
  * @module
  */
-import { DESC_SIZE } from "./_aead.js";
 import { lookupPacket } from "./allowed-ips.js";
-import { MESSAGE_TRANSPORT, REJECT_AFTER_TIME, TRANSPORT_HEADER_SIZE, TRANSPORT_MIN_SIZE } from "./constants.js";
+import {
+  MESSAGE_COOKIE_REPLY,
+  MESSAGE_INITIATION,
+  MESSAGE_TRANSPORT,
+  REJECT_AFTER_TIME,
+  TAG_SIZE,
+  TRANSPORT_HEADER_SIZE,
+  TRANSPORT_MIN_SIZE,
+} from "./constants.js";
 import { readU32 } from "./messages.js";
 import { replayAccept } from "./replay.js";
 import {
@@ -14,7 +21,6 @@ import {
   K_FLAGS,
   K_LOCAL_INDEX,
   K_LOCK,
-  K_PEER,
   K_RECV_KEY_BYTE,
   K_REPLAY,
   KP_EXPIRED,
@@ -31,15 +37,37 @@ import {
   P_RX_PACKETS,
   type SharedTables,
 } from "./shared-tables.js";
-import { add64, REJECT_HI, REJECT_LO, writeDesc, type TransportBatch } from "./transport.js";
+import {
+  add64,
+  descriptorLength,
+  descriptorOk,
+  failDescriptor,
+  REJECT_HI,
+  REJECT_LO,
+  RX_DROP,
+  writeDesc,
+  type TransportBatch,
+} from "./transport.js";
+
+/** Whether the datagram of `len` bytes at `d` is a handshake message (type 1-3), which is the control plane's. */
+export function isHandshakeMessage(u8: Uint8Array, d: number, len: number): boolean {
+  if (len < 4) return false;
+  const type = readU32(u8, d);
+  return type >= MESSAGE_INITIATION && type <= MESSAGE_COOKIE_REPLY;
+}
 
 /**
  * Check the datagrams of `b` (type 4, known receiver index, live keypair, counter below
  * REJECT_AFTER_MESSAGES) and fill one open descriptor per candidate. Returns the number
  * of descriptors to pass to `openBatch`. Nothing is trusted or recorded yet.
+ *
+ * Fails closed: every slot leaves with length 0 and peer -1; only {@link finishOpen} gives
+ * a length back, to a packet that passed every check. Each datagram rejected here is
+ * counted in `b.drops` by reason; handshake messages are skipped uncounted.
  */
 export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): number {
   const { i32, u8, f64 } = t;
+  const drops = b.drops;
   let n = 0;
   // Datagrams of a batch mostly carry the same receiver index: judge it once per run.
   let lastIndex = 0;
@@ -47,8 +75,21 @@ export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): nu
   for (let i = 0; i < b.count; i++) {
     const d = b.data[i];
     const len = b.lengths[i];
+    b.lengths[i] = 0;
     b.peers[i] = -1;
-    if (len < TRANSPORT_MIN_SIZE || readU32(u8, d) !== MESSAGE_TRANSPORT) continue;
+    if (len < 4) {
+      drops[RX_DROP.droppedShort]++;
+      continue;
+    }
+    const type = readU32(u8, d);
+    if (type !== MESSAGE_TRANSPORT) {
+      if (type < MESSAGE_INITIATION || type > MESSAGE_COOKIE_REPLY) drops[RX_DROP.droppedType]++;
+      continue;
+    }
+    if (len < TRANSPORT_MIN_SIZE) {
+      drops[RX_DROP.droppedShort]++;
+      continue;
+    }
     const index = readU32(u8, d + 4);
     if (index !== lastIndex || index === 0) {
       lastIndex = index;
@@ -58,10 +99,16 @@ export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): nu
         if ((flags & (KP_VALID | KP_EXPIRED)) !== KP_VALID || now - f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3] >= REJECT_AFTER_TIME) slot = -1;
       }
     }
-    if (slot < 0) continue;
+    if (slot < 0) {
+      drops[RX_DROP.droppedNoKeypair]++;
+      continue;
+    }
     const lo = readU32(u8, d + 8);
     const hi = readU32(u8, d + 12);
-    if (hi === REJECT_HI && lo >= REJECT_LO) continue;
+    if (hi === REJECT_HI && lo >= REJECT_LO) {
+      drops[RX_DROP.droppedCounterLimit]++;
+      continue;
+    }
     writeDesc(i32, b.descPtr, n, t.keypairByte(slot, K_RECV_KEY_BYTE), lo, hi, d + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE);
     b.descPacket[n++] = i;
     b.peers[i] = slot;
@@ -83,13 +130,13 @@ function innerLength(u8: Uint8Array, off: number, avail: number): number {
 function confirmNext(t: SharedTables, peer: number, slot: number): void {
   const lockWord = t.peerWord(peer, P_LOCK);
   t.lock(lockWord);
-  if (t.i32[t.peerWord(peer, P_NEXT)] === slot) {
-    const old = t.i32[t.peerWord(peer, P_PREVIOUS)];
+  if (t.keypairOf(peer, P_NEXT) === slot) {
+    const old = t.keypairOf(peer, P_PREVIOUS);
     if (old >= 0) Atomics.or(t.i32, t.keypairWord(old, K_FLAGS), KP_EXPIRED);
-    t.i32[t.peerWord(peer, P_PREVIOUS)] = t.i32[t.peerWord(peer, P_CURRENT)];
+    t.setKeypairOf(peer, P_PREVIOUS, t.keypairOf(peer, P_CURRENT));
     Atomics.or(t.i32, t.keypairWord(slot, K_FLAGS), KP_SEND_ALLOWED);
-    Atomics.store(t.i32, t.peerWord(peer, P_CURRENT), slot);
-    t.i32[t.peerWord(peer, P_NEXT)] = -1;
+    t.setKeypairOf(peer, P_CURRENT, slot);
+    t.setKeypairOf(peer, P_NEXT, -1);
     Atomics.add(t.i32, t.peerWord(peer, P_PROMOTIONS), 1);
   }
   t.unlock(lockWord);
@@ -114,12 +161,15 @@ function updateEndpoint(t: SharedTables, peer: number, src: number): void {
 /**
  * After `openBatch`: accept each authenticated packet whose counter is new to the
  * replay window, promote a `next` keypair it arrived on, update the peer's endpoint and
- * counters, and check that the inner packet's source address is an allowed IP of that
- * peer (`allowedIps`: an {@link AllowedIps} snapshot). Returns the number of packets
- * to write to the tunnel (lengths[i] > 0).
+ * counters, and check that the inner packet is well-formed and its source address is an
+ * allowed IP of that peer (`allowedIps`: an {@link AllowedIps} snapshot). Returns the
+ * number of packets to write to the tunnel: exactly the slots left with lengths[i] > 0
+ * (inner packet at data[i] + 16) and peers[i] >= 0. A keepalive authenticates (it counts
+ * for roaming and timers) but delivers nothing; every other failure is counted in `b.drops`.
  */
 export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowedIps: Int32Array): number {
   const { i32, u8 } = t;
+  const drops = b.drops;
   // Pass 1, per run of descriptors on one keypair: check the slot still owns the index,
   // then record the authenticated counters in the replay window under one lock.
   for (let j = 0; j < n; ) {
@@ -130,10 +180,16 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     const lockWord = t.keypairWord(slot, K_LOCK);
     if (owned) t.lock(lockWord);
     for (let k = j; k < end; k++) {
-      const status = ((b.descPtr + k * DESC_SIZE) >> 2) + 5;
       const d = b.data[b.descPacket[k]];
-      // A replay (or a recycled slot) turns the status back to "failed".
-      if (i32[status] === 1 && !(owned && replayAccept(i32, lockWord - K_LOCK + K_REPLAY, readU32(u8, d + 8), readU32(u8, d + 12)))) i32[status] = 0;
+      if (!descriptorOk(i32, b.descPtr, k)) drops[RX_DROP.droppedAuth]++;
+      else if (!owned) {
+        // The keypair was retired and its slot reused while the batch was being opened.
+        failDescriptor(i32, b.descPtr, k);
+        drops[RX_DROP.droppedNoKeypair]++;
+      } else if (!replayAccept(i32, lockWord - K_LOCK + K_REPLAY, readU32(u8, d + 8), readU32(u8, d + 12))) {
+        failDescriptor(i32, b.descPtr, k);
+        drops[RX_DROP.droppedReplay]++;
+      }
     }
     if (owned) t.unlock(lockWord);
     j = end;
@@ -153,34 +209,37 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     const i = b.descPacket[j];
     const slot = b.peers[i];
     const d = b.data[i];
-    const len = b.lengths[i];
-    b.lengths[i] = 0;
     b.peers[i] = -1;
-    if (i32[((b.descPtr + j * DESC_SIZE) >> 2) + 5] !== 1) continue;
-    const peer = i32[t.keypairWord(slot, K_PEER)];
-    if (peer < 0) continue;
+    if (!descriptorOk(i32, b.descPtr, j)) continue;
+    const peer = t.peerOf(slot);
+    if (peer < 0) {
+      drops[RX_DROP.droppedNoKeypair]++;
+      continue;
+    }
     if (slot !== lastSlot) {
       // Only the first packet of a run can find its keypair still in `next`.
       lastSlot = slot;
-      if (Atomics.load(i32, t.peerWord(peer, P_NEXT)) === slot) confirmNext(t, peer, slot);
+      if (t.keypairOf(peer, P_NEXT) === slot) confirmNext(t, peer, slot);
     }
     if (peer !== runPeer) {
       flushRun(t, runPeer, runBytes, runPackets, runData, runSource);
       runPeer = peer;
       runBytes = runPackets = runData = runSource = 0;
     }
-    runBytes += len;
+    const plain = descriptorLength(i32, b.descPtr, j) - TAG_SIZE;
+    runBytes += plain + TRANSPORT_MIN_SIZE;
     runPackets++;
     if (b.sources[i] !== 0) runSource = b.sources[i];
-    b.peers[i] = peer;
-    const plain = len - TRANSPORT_MIN_SIZE;
-    if (plain === 0) continue; // keepalive: authenticated, nothing to deliver
-    // Counted before the source check, like any data packet that authenticated (timers).
+    if (plain === 0) {
+      drops[RX_DROP.keepalivesReceived]++;
+      continue;
+    }
+    // Counted before the inner checks, like any data packet that authenticated (timers).
     runData++;
     const at = d + TRANSPORT_HEADER_SIZE;
     const inner = innerLength(u8, at, plain);
     if (inner === 0) {
-      b.peers[i] = -1;
+      drops[RX_DROP.droppedMalformed]++;
       continue;
     }
     let owner: number;
@@ -193,9 +252,10 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
       owner = lastV4Peer;
     } else owner = lookupPacket(allowedIps, u8, at, inner, "source");
     if (owner !== peer) {
-      b.peers[i] = -1;
+      drops[RX_DROP.droppedSource]++;
       continue;
     }
+    b.peers[i] = peer;
     b.lengths[i] = inner;
     delivered++;
   }

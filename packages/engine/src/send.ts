@@ -57,7 +57,7 @@ export function prepareSeal(t: SharedTables, b: TransportBatch, now: number): nu
     const peer = b.peers[i];
     let end = i + 1;
     while (end < b.count && b.peers[end] === peer) end++;
-    const slot = Atomics.load(i32, t.peerWord(peer, P_CURRENT));
+    const slot = t.keypairOf(peer, P_CURRENT);
     if (slot < 0) {
       unsendable(t, b, i, end, peer);
       i = end;

@@ -12,10 +12,16 @@
  * index     indexCapacity   x 8 B: [receiver index u32 (0 = empty), keypair slot (-1 = deleted)]
  * ```
  *
+ * Every slot is empty when zeroed: references to other slots are stored as slot + 1, so
+ * 0 means none, and a zero-filled peer or keypair slot points at nothing (read and write
+ * them through {@link SharedTables.keypairOf} and {@link SharedTables.peerOf}).
+ *
  * Peer slot words (P_*): lock, flags (IN_USE, WANT_HANDSHAKE), current/previous/next
- * keypair slot (-1 = none), tx/rx byte counters (lo, hi), tx/rx packet counters (all
+ * keypair slot, tx/rx byte counters (lo, hi), tx/rx packet counters (all
  * authenticated packets, and data packets = non-keepalive), promotions (next -> current by
- * workers), endpoint sequence (even = stable) and a 24-byte endpoint record (io-shim address record) at byte 64.
+ * workers), endpoint sequence (even = stable), generation (bumped each time the slot is
+ * given to a peer, so a packet held for a removed peer is never sent to its successor) and
+ * a 24-byte endpoint record (io-shim address record) at byte 64.
  *
  * Keypair slot words (K_*): replay lock, send lock, flags (VALID, SEND_ALLOWED, INITIATOR,
  * EXPIRED, REKEY_REQUESTED), owning peer slot, local index, remote index, send counter
@@ -59,6 +65,7 @@ export const P_RX_PACKETS = 11;
 export const P_RX_DATA = 12;
 export const P_PROMOTIONS = 13;
 export const P_ENDPOINT_SEQ = 14;
+export const P_GENERATION = 15;
 /** Byte offset of the endpoint record in a peer slot. */
 export const P_ENDPOINT_BYTE = 64;
 
@@ -91,6 +98,9 @@ export const KP_SEND_ALLOWED = 2;
 export const KP_INITIATOR = 4;
 export const KP_EXPIRED = 8;
 export const KP_REKEY_REQUESTED = 16;
+
+/** The peer words that refer to a keypair slot. */
+export type KeypairField = typeof P_CURRENT | typeof P_PREVIOUS | typeof P_NEXT;
 
 /** Capacities of a region. */
 export interface TableCapacity {
@@ -147,12 +157,7 @@ export class SharedTables {
     new Uint8Array(buffer, base, size).fill(0);
     const h = new Int32Array(buffer, base, 8);
     h.set([MAGIC, VERSION, cap.peers, cap.keypairs, indexCapacityFor(cap.keypairs)]);
-    const t = new SharedTables(buffer, base);
-    for (let p = 0; p < cap.peers; p++) {
-      t.i32[t.peerWord(p, P_CURRENT)] = t.i32[t.peerWord(p, P_PREVIOUS)] = t.i32[t.peerWord(p, P_NEXT)] = -1;
-    }
-    for (let k = 0; k < cap.keypairs; k++) t.i32[t.keypairWord(k, K_PEER)] = -1;
-    return t;
+    return new SharedTables(buffer, base);
   }
 
   /** Views over a region formatted by {@link create} (workers). */
@@ -163,6 +168,44 @@ export class SharedTables {
   /** Int32 index of word `field` of peer slot `peer`. */
   peerWord(peer: number, field: number): number {
     return (this.peerBase + peer * PEER_SLOT_BYTES) / 4 + field;
+  }
+
+  /** The keypair slot `field` (P_CURRENT, P_PREVIOUS or P_NEXT) of `peer` refers to, -1 for none. */
+  keypairOf(peer: number, field: KeypairField): number {
+    return Atomics.load(this.i32, this.peerWord(peer, field)) - 1;
+  }
+
+  /** Point `field` of `peer` at keypair slot `slot` (-1: none). Callers hold the peer lock. */
+  setKeypairOf(peer: number, field: KeypairField, slot: number): void {
+    Atomics.store(this.i32, this.peerWord(peer, field), slot + 1);
+  }
+
+  /** The peer slot that owns keypair slot `slot`, -1 for none. */
+  peerOf(slot: number): number {
+    return Atomics.load(this.i32, this.keypairWord(slot, K_PEER)) - 1;
+  }
+
+  /** Record `peer` as the owner of keypair slot `slot` (control plane). */
+  setPeerOf(slot: number, peer: number): void {
+    Atomics.store(this.i32, this.keypairWord(slot, K_PEER), peer + 1);
+  }
+
+  /**
+   * Give peer slot `peer` to a new peer (control plane): every word zeroed (no keypairs,
+   * counters 0, no endpoint), IN_USE set and the generation bumped. The lock word is left
+   * alone: a worker still finishing a batch for the old peer releases it.
+   */
+  claimPeer(peer: number): void {
+    const start = this.peerWord(peer, 0);
+    const generation = this.i32[start + P_GENERATION];
+    this.i32.fill(0, start + P_LOCK + 1, start + PEER_SLOT_BYTES / 4);
+    Atomics.store(this.i32, start + P_GENERATION, (generation + 1) | 0);
+    Atomics.store(this.i32, start + P_FLAGS, PEER_IN_USE);
+  }
+
+  /** The generation of peer slot `peer` (see {@link claimPeer}). */
+  generation(peer: number): number {
+    return Atomics.load(this.i32, this.peerWord(peer, P_GENERATION));
   }
 
   /** Absolute byte address of the endpoint record of `peer`. */

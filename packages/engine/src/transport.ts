@@ -20,12 +20,42 @@
  * `receive.ts` (prepareOpen, finishOpen); this file holds the batch and what both share.
  * @module
  */
-import { DESC_SIZE } from "./_aead.js";
+import { DESC_LENGTH, DESC_SIZE, DESC_STATUS } from "./_aead.js";
 import { ENDPOINT_BYTES, P_ENDPOINT_SEQ, type SharedTables } from "./shared-tables.js";
 
 /** @internal REJECT_AFTER_MESSAGES = 2^64 - 2^13 - 1 as (hi, lo): a counter must stay below it. */
 export const REJECT_HI = 0xffffffff;
 export const REJECT_LO = 0xffffdfff;
+
+/**
+ * Why a received datagram was not delivered, in the order of the worker's counters
+ * (stats.ts lays them out as one run, so {@link TransportBatch.drops} can be a view of them).
+ * Handshake messages (types 1-3) are not transport data: the worker hands them to the
+ * control plane before this path, which skips them without counting.
+ */
+export const RX_DROP_NAMES = [
+  /** Shorter than a message type (4 bytes), or a type-4 message shorter than 32 bytes. */
+  "droppedShort",
+  /** Not a WireGuard message type (or its reserved bytes are not zero). */
+  "droppedType",
+  /** Receiver index unknown, or its keypair expired, retired or older than REJECT_AFTER_TIME. */
+  "droppedNoKeypair",
+  /** Counter at or above REJECT_AFTER_MESSAGES. */
+  "droppedCounterLimit",
+  /** The AEAD tag did not verify: forged, corrupted, or sealed with another key. */
+  "droppedAuth",
+  /** Authentic, but its counter was already seen or is behind the replay window. */
+  "droppedReplay",
+  /** Authentic, but the plaintext is not a well-formed IPv4/IPv6 packet. */
+  "droppedMalformed",
+  /** Authentic, but its inner source address is not an allowed IP of the peer that sent it. */
+  "droppedSource",
+  /** Not a drop: an authentic keepalive, which has nothing to deliver. */
+  "keepalivesReceived",
+] as const;
+
+/** Index of each reason in `TransportBatch.drops`. */
+export const RX_DROP = Object.fromEntries(RX_DROP_NAMES.map((n, i) => [n, i])) as Record<(typeof RX_DROP_NAMES)[number], number>;
 
 /**
  * One batch, owned and reused by a worker (the arrays may be views of shared memory).
@@ -48,10 +78,15 @@ export interface TransportBatch {
   descPacket: Int32Array;
   /** Padding never grows a plaintext beyond this (the tunnel MTU). */
   mtu: number;
+  /**
+   * Open: counters by reason (indices: {@link RX_DROP}) of every datagram that
+   * was not delivered; the worker's view of its shared stats, or a plain array in tests.
+   */
+  drops: Int32Array<ArrayBufferLike>;
 }
 
 /** Allocate a batch of `capacity` packets with its descriptor area at `descPtr`. */
-export function createTransportBatch(capacity: number, descPtr: number, mtu = 1420): TransportBatch {
+export function createTransportBatch(capacity: number, descPtr: number, mtu = 1420, drops: Int32Array<ArrayBufferLike> = new Int32Array(RX_DROP_NAMES.length)): TransportBatch {
   return {
     count: 0,
     data: new Uint32Array(capacity),
@@ -61,6 +96,7 @@ export function createTransportBatch(capacity: number, descPtr: number, mtu = 14
     descPtr,
     descPacket: new Int32Array(capacity),
     mtu,
+    drops,
   };
 }
 
@@ -73,6 +109,21 @@ export function writeDesc(i32: Int32Array, descPtr: number, j: number, keyPtr: n
   i32[w + 3] = data;
   i32[w + 4] = length;
   i32[w + 5] = 0;
+}
+
+/** @internal Whether descriptor `j` was sealed or opened (an open's tag verified). */
+export function descriptorOk(i32: Int32Array, descPtr: number, j: number): boolean {
+  return i32[((descPtr + j * DESC_SIZE + DESC_STATUS) >> 2)] === 1;
+}
+
+/** @internal Mark descriptor `j` failed: an authentic packet the caller rejects after all. */
+export function failDescriptor(i32: Int32Array, descPtr: number, j: number): void {
+  i32[(descPtr + j * DESC_SIZE + DESC_STATUS) >> 2] = 0;
+}
+
+/** @internal The data length (ciphertext and tag) of descriptor `j`. */
+export function descriptorLength(i32: Int32Array, descPtr: number, j: number): number {
+  return i32[(descPtr + j * DESC_SIZE + DESC_LENGTH) >> 2];
 }
 
 /** @internal Add n to a (lo, hi) u32 pair of counters; the adder that wraps lo carries into hi. */

@@ -17,16 +17,16 @@ import {
 } from "@taltun/io-shim";
 import type { AeadInstance } from "@taltun/wasm-crypto";
 import { lookupPacket } from "../allowed-ips.js";
-import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, TAG_SIZE } from "../constants.js";
-import { finishOpen, prepareOpen } from "../receive.js";
+import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE, TAG_SIZE } from "../constants.js";
+import { finishOpen, isHandshakeMessage, prepareOpen } from "../receive.js";
 import { prepareSeal } from "../send.js";
 import { ENDPOINT_BYTES, P_CURRENT, type SharedTables } from "../shared-tables.js";
-import { copyEndpoint, createTransportBatch, type TransportBatch } from "../transport.js";
+import { copyEndpoint, createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport.js";
 import { sharedBuffer } from "./layout.js";
 import type { HandshakeRing } from "./ring.js";
 import { BATCH, HEADROOM, SLOT_STRIDE, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";
-import { STAT } from "./stats.js";
+import { RX_DROPS_FIRST, STAT } from "./stats.js";
 
 /** What a datapath needs: shared memory views, its regions, and its file descriptors. */
 export interface DatapathOptions {
@@ -50,6 +50,8 @@ export interface DatapathOptions {
 const IPV4_DST = 16;
 const IPV6_DST = 24;
 const EAGAIN = 11;
+/** The one size of each handshake message, by type (whitepaper §5.4). */
+const HANDSHAKE_SIZE = [0, INITIATION_SIZE, RESPONSE_SIZE, COOKIE_REPLY_SIZE];
 
 export class Datapath {
   /** The current allowed-IPs snapshot; the worker swaps it when the control plane publishes one. */
@@ -110,7 +112,7 @@ export class Datapath {
     });
 
     this.staging = new Staging(this.u8, r.stage);
-    this.rx = createTransportBatch(BATCH, r.openDescs, o.mtu);
+    this.rx = createTransportBatch(BATCH, r.openDescs, o.mtu, new Int32Array(buf, r.stats + RX_DROPS_FIRST * 4, RX_DROP_NAMES.length));
     this.relay = createTransportBatch(BATCH, r.relayDescs, o.mtu);
     this.tx = createTransportBatch(BATCH, r.sealDescs, o.mtu);
     for (let i = 0; i < BATCH; i++) {
@@ -164,8 +166,13 @@ export class Datapath {
     const { tx, u8 } = this;
     const base = this.o.regions.txPool + HEADROOM;
     let k = 0;
-    this.staging.drain((src, length, peer) => {
-      if (k === BATCH || Atomics.load(this.i32, this.o.tables.peerWord(peer, P_CURRENT)) < 0) return false;
+    const t = this.o.tables;
+    this.staging.drain((src, length, peer, generation) => {
+      if (t.generation(peer) !== generation) {
+        this.count(STAT.droppedNoSession); // its peer was removed
+        return true;
+      }
+      if (k === BATCH || t.keypairOf(peer, P_CURRENT) < 0) return false;
       const at = base + k * SLOT_STRIDE;
       u8.copyWithin(at, src, src + length);
       tx.data[k] = at;
@@ -182,43 +189,37 @@ export class Datapath {
   private fromNetwork(n: number, now: number): void {
     const { u8, rx, o } = this;
     const lengths = this.rxLengths;
-    let handshakes = 0;
     for (let i = 0; i < n; i++) {
       const d = rx.data[i];
-      const type = u8[d];
-      rx.lengths[i] = lengths[i];
-      if (type >= MESSAGE_INITIATION && type <= MESSAGE_COOKIE_REPLY && lengths[i] >= 4) {
-        this.count(o.ring.push(d, lengths[i], rx.sources[i]) ? STAT.handshakeMessages : STAT.droppedRingFull);
-        o.signal();
-        rx.lengths[i] = 0;
-        handshakes++;
-      }
+      const len = lengths[i];
+      rx.lengths[i] = len;
+      if (!isHandshakeMessage(u8, d, len)) continue;
+      // The control plane's: prepareOpen skips these uncounted.
+      if (len !== HANDSHAKE_SIZE[u8[d]]) this.count(STAT.droppedHandshakeSize);
+      else this.count(o.ring.push(d, len, rx.sources[i]) ? STAT.handshakeMessages : STAT.droppedRingFull);
+      o.signal();
     }
     rx.count = n;
+    // Fail closed: prepareOpen clears every slot, finishOpen gives a length back only to a
+    // packet that authenticated, passed the replay window and came from an allowed IP.
     const m = prepareOpen(o.tables, rx, now);
-    let delivered = 0;
-    let authenticated = 0;
-    if (m > 0) {
-      o.aead.openBatch(rx.descPtr, m);
-      this.count(STAT.aeadCalls);
-      delivered = finishOpen(o.tables, rx, m, this.allowedIps);
-      for (let i = 0; i < n; i++) if (rx.peers[i] >= 0) authenticated++;
-    }
-    // Forged, replayed, unknown-index, malformed, or from a source the peer may not use.
-    if (n - handshakes - authenticated > 0) this.count(STAT.droppedRejected, n - handshakes - authenticated);
-    if (delivered === 0) return;
+    if (m === 0) return;
+    o.aead.openBatch(rx.descPtr, m);
+    this.count(STAT.aeadCalls);
+    if (finishOpen(o.tables, rx, m, this.allowedIps) === 0) return;
 
     // Route each delivered packet: to another peer (relay), or to this host (TUN).
     let relays = 0;
     let toTun = 0;
     for (let i = 0; i < n; i++) {
       const len = rx.lengths[i];
+      const from = rx.peers[i];
       this.tunWriteLengths[i] = 0;
-      if (len === 0) continue;
+      if (len === 0 || from < 0) continue;
       const inner = rx.data[i] + HEADROOM;
       // To another peer: relay in user space. To us, or to nobody we know: the kernel decides.
       const dst = this.isLocal(inner) ? -1 : lookupPacket(this.allowedIps, u8, inner, len, "destination");
-      if (dst < 0 || dst === rx.peers[i]) {
+      if (dst < 0 || dst === from) {
         this.tunWriteLengths[i] = len;
         toTun++;
       } else {
@@ -302,7 +303,7 @@ export class Datapath {
     for (let j = 0; j < k; j++) {
       const wire = b.lengths[j];
       if (wire === 0) {
-        if (!this.staging.add(b.data[j], this.plainLength[j], b.peers[j])) this.count(STAT.droppedNoSession);
+        if (!this.staging.add(b.data[j], this.plainLength[j], b.peers[j], o.tables.generation(b.peers[j]))) this.count(STAT.droppedNoSession);
         noSession++;
         continue;
       }

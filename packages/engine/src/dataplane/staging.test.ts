@@ -12,17 +12,18 @@ function setup() {
 /** Writes a 4-byte packet [tag, 1, 2, 3] at offset 0 and stages it for `peer`. */
 function stage(s: ReturnType<typeof setup>, tag: number, peer: number): boolean {
   s.u8.set([tag, 1, 2, 3], 0);
-  return s.staging.add(0, 4, peer);
+  return s.staging.add(0, 4, peer, 100 + tag);
 }
 
 describe("Staging", () => {
-  it("gives packets back oldest first, with their bytes and peer, and keeps the ones not taken", () => {
+  it("gives packets back oldest first, with their bytes, peer and generation, and keeps the ones not taken", () => {
     const s = setup();
     for (let t = 0; t < 5; t++) expect(stage(s, t, t % 2)).toBe(true);
     const taken: number[] = [];
-    s.staging.drain((src, length, peer) => {
+    s.staging.drain((src, length, peer, generation) => {
       if (peer !== 1) return false;
       expect(length).toBe(4);
+      expect(generation).toBe(100 + s.u8[src]);
       taken.push(s.u8[src]);
       return true;
     });

@@ -3,6 +3,8 @@
  * before the handshake they trigger has completed. Like WireGuard's staged queue, a
  * worker keeps a few of them, in order, in its own slots of the shared memory, and sends
  * them once the control plane reports a new session. Bounded: when full, the oldest goes.
+ * Each packet remembers its peer slot's generation, so a packet held for a peer that was
+ * removed is never sent to whoever gets the slot next.
  */
 import { SLOT_STRIDE, STAGE_SLOTS } from "./regions.js";
 
@@ -12,6 +14,7 @@ export class Staging {
   /** Slot numbers, oldest first. */
   private readonly order = new Int32Array(STAGE_SLOTS);
   private readonly peer = new Int32Array(STAGE_SLOTS);
+  private readonly generation = new Int32Array(STAGE_SLOTS);
   private readonly length = new Uint32Array(STAGE_SLOTS);
   private readonly free: number[] = [];
   count = 0;
@@ -25,7 +28,7 @@ export class Staging {
   }
 
   /** Copies a packet in. Returns false when the oldest packet had to make room (a drop). */
-  add(src: number, length: number, peer: number): boolean {
+  add(src: number, length: number, peer: number, generation: number): boolean {
     let dropped = false;
     if (this.count === STAGE_SLOTS) {
       this.free.push(this.order[0]);
@@ -36,20 +39,21 @@ export class Staging {
     const at = this.base + slot * SLOT_STRIDE;
     this.u8.copyWithin(at, src, src + length);
     this.peer[slot] = peer;
+    this.generation[slot] = generation;
     this.length[slot] = length;
     this.order[this.count++] = slot;
     return !dropped;
   }
 
   /**
-   * Offers every waiting packet, oldest first, to `take(src, length, peer)`; those it
-   * accepts (returns true) leave the queue, the others keep their place.
+   * Offers every waiting packet, oldest first, to `take(src, length, peer, generation)`;
+   * those it accepts (returns true) leave the queue, the others keep their place.
    */
-  drain(take: (src: number, length: number, peer: number) => boolean): void {
+  drain(take: (src: number, length: number, peer: number, generation: number) => boolean): void {
     let kept = 0;
     for (let i = 0; i < this.count; i++) {
       const slot = this.order[i];
-      if (take(this.base + slot * SLOT_STRIDE, this.length[slot], this.peer[slot])) this.free.push(slot);
+      if (take(this.base + slot * SLOT_STRIDE, this.length[slot], this.peer[slot], this.generation[slot])) this.free.push(slot);
       else this.order[kept++] = slot;
     }
     this.count = kept;

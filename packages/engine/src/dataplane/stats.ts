@@ -1,3 +1,5 @@
+import { RX_DROP_NAMES } from "../transport.js";
+
 /**
  * Per-worker counters in shared memory: the worker bumps them without allocating, the
  * control plane sums them for `taltun show --json` and for the benchmarks (FFI calls per
@@ -12,14 +14,18 @@ export const STAT_NAMES = [
   "relayed",
   "sent",
   "handshakeMessages",
-  "droppedRejected",
+  // Received datagrams that were not delivered, by reason (receive.ts owns the list).
+  ...RX_DROP_NAMES,
   "droppedNoRoute",
   /** Packets held until a handshake completes, then sent. */
   "staged",
-  /** Staged packets pushed out by newer ones before their session came. */
+  /** Staged packets dropped before their session came: pushed out by newer ones, or their peer was removed. */
   "droppedNoSession",
   "droppedNoEndpoint",
+  /** Handshake messages dropped because the control plane's ring was full. */
   "droppedRingFull",
+  /** Datagrams of a handshake type (1-3) whose length is not that message's size. */
+  "droppedHandshakeSize",
   "sendErrors",
   "tunWriteErrors",
   "ioCalls",
@@ -36,6 +42,8 @@ export type StatName = (typeof STAT_NAMES)[number];
 export const STAT_COUNT = STAT_NAMES.length;
 /** Slot index of each counter. */
 export const STAT = Object.fromEntries(STAT_NAMES.map((n, i) => [n, i])) as Record<StatName, number>;
+/** Slot of the first receive counter: `TransportBatch.drops` is a view of the run from here. */
+export const RX_DROPS_FIRST = STAT[RX_DROP_NAMES[0]];
 
 /** Sums the counters of every worker (their regions at `offsets`). */
 export function sumStats(buffer: ArrayBufferLike, offsets: readonly number[]): Record<StatName, number> {

@@ -27,6 +27,8 @@ export interface WorkerData {
   doorbell: number;
   /** Int32 index of the stop word. */
   stopWord: number;
+  /** Int32 index of the word the control plane bumps after posting a new allowed-IPs snapshot. */
+  snapshotWord: number;
   udpFd: number;
   tunFd: number;
   wakeFd: number;
@@ -83,6 +85,18 @@ function main(d: WorkerData): void {
     Atomics.store(i32, stats + STAT.heapUsedKiB, Math.round(getHeapStatistics().used_heap_size / 1024));
     Atomics.add(i32, stats + STAT.heapSamples, 1);
   };
+  // A busy worker never returns to poll: it looks at the snapshot word between batches,
+  // so a peer added or removed under load is routed (and source-checked) at once.
+  let snapshotSeen = Atomics.load(i32, d.snapshotWord);
+  const takeMessages = () => {
+    let taken = false;
+    for (let m = receiveMessageOnPort(parentPort!); m; m = receiveMessageOnPort(parentPort!)) {
+      const msg = m.message as ControlMessage;
+      if (msg.type === "allowed-ips") path.allowedIps = msg.snapshot;
+      taken = true;
+    }
+    return taken;
+  };
   const poll = new BatchControl(d.memory, d.regions.cbPoll);
   poll.setPollFds([d.udpFd, d.tunFd, d.wakeFd]);
   poll.timeoutMs = POLL_TIMEOUT_MS;
@@ -93,10 +107,8 @@ function main(d: WorkerData): void {
     sampleHeap(performance.now());
     if (poll.ready & 4) {
       eventfdRead(d.wakeFd);
-      for (let m = receiveMessageOnPort(parentPort!); m; m = receiveMessageOnPort(parentPort!)) {
-        const msg = m.message as ControlMessage;
-        if (msg.type === "allowed-ips") path.allowedIps = msg.snapshot;
-      }
+      snapshotSeen = Atomics.load(i32, d.snapshotWord);
+      takeMessages();
       // A wake-up may announce a new session: send what waited for it.
       path.flushStaged(performance.now() + clockOffset);
       continue;
@@ -104,6 +116,8 @@ function main(d: WorkerData): void {
     for (let busy = true; busy && Atomics.load(i32, d.stopWord) === 0; ) {
       busy = false;
       const now = performance.now() + clockOffset;
+      const epoch = Atomics.load(i32, d.snapshotWord);
+      if (epoch !== snapshotSeen && takeMessages()) snapshotSeen = epoch;
       for (let b = 0; b < BURST && path.pollUdp(now) > 0; b++) busy = true;
       for (let b = 0; b < BURST && path.pollTun(now) > 0; b++) busy = true;
       if (now >= nextStagedRetry) {
