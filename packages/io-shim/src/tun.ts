@@ -65,7 +65,8 @@ export function checkIfName(name: unknown, op: string, allowEmpty = false): asse
 
 /**
  * Opens the TUN device `name` (created if missing; "" lets the kernel name it). Needs root
- * or CAP_NET_ADMIN (a {@link SysError} EPERM says so).
+ * or CAP_NET_ADMIN (a {@link SysError} EPERM, or EACCES when /dev/net/tun is mode 0600,
+ * says so).
  *
  * @example
  * const tun = tunOpen("tt0", { multiQueue: true });
