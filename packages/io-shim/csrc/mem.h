@@ -25,9 +25,4 @@ static inline void tt_put_u32(uint64_t base, uint32_t i, uint32_t v)
 	memcpy(tt_ptr(base + (uint64_t)i * 4), &v, 4);
 }
 
-static inline uint64_t tt_slot(const tt_batch *b, uint32_t i)
-{
-	return b->buffer + (uint64_t)i * b->stride;
-}
-
 #endif

@@ -3,6 +3,7 @@
  * segments with their own IP/TCP/UDP headers and checksums; a packet whose checksum the
  * kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM) gets it completed. This is the only
  * packet parsing in the shim, and all of it serves offload. */
+#include <errno.h>
 #include <linux/virtio_net.h>
 #include <string.h>
 
@@ -105,27 +106,27 @@ int32_t tt_segment_one(const uint8_t *pkt, uint32_t len, uint32_t index, uint8_t
 	uint8_t type = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
 	if (type == VIRTIO_NET_HDR_GSO_NONE) {
 		if (ip_total > cap)
-			return -1;
+			return -EMSGSIZE;
 		memcpy(out, ip, ip_total);
 		if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 			/* The field holds the pseudo-header sum; summing from csum_start completes it. */
 			uint32_t start = vh->csum_start, at = start + vh->csum_offset;
 			if (at + 2 > ip_total)
-				return -1;
+				return -EINVAL;
 			put16(out + at, fold(sum16(out + start, ip_total - start, 0)));
 		}
 		return (int32_t)ip_total;
 	}
 	headers h;
 	if (parse(ip, ip_total, &h) < 0)
-		return -1;
+		return -EINVAL;
 	uint32_t hdrs = h.ip_len + h.l4_len, payload = ip_total - hdrs;
 	uint32_t off = index * vh->gso_size;
 	if (off >= payload)
-		return -1;
+		return -EINVAL;
 	uint32_t seg = payload - off < vh->gso_size ? payload - off : vh->gso_size;
 	if (hdrs + seg > cap)
-		return -1;
+		return -EMSGSIZE;
 	memcpy(out, ip, hdrs);
 	memcpy(out + hdrs, ip + hdrs + off, seg);
 	uint32_t total = hdrs + seg;

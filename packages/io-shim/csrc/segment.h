@@ -8,8 +8,8 @@
  * 1 without GSO, ceil(payload / gso_size) for TCP/UDP GSO; -1 when malformed. */
 int32_t tt_segment_count(const uint8_t *pkt, uint32_t len);
 
-/* Writes IP packet `index` of pkt to out (cap bytes): its length, or -1 when it does not
- * fit or pkt is malformed. */
+/* Writes IP packet `index` of pkt to out (cap bytes): its length, -EMSGSIZE when it does
+ * not fit in cap, -EINVAL when pkt is malformed. */
 int32_t tt_segment_one(const uint8_t *pkt, uint32_t len, uint32_t index, uint8_t *out, uint32_t cap);
 
 /* GRO for TUN writes: merges pkts[0] and the TCP segments after it that continue its flow

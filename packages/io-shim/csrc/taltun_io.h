@@ -54,24 +54,39 @@
 #define TT_FEAT_SO_REUSEPORT 0x80u
 #define TT_FEAT_RCVBUFFORCE 0x100u
 
+/* One entry of a slot table (tt_batch.slots): where a slot is and how many bytes it holds.
+ * A table lets every slot of a batch have its own size (a 64 KiB slot for a GRO train
+ * beside 2 KiB ones) where the stride layout gives all of them one. Entries are read with
+ * memcpy, so the table needs no alignment. */
+typedef struct tt_slot_entry {
+	uint64_t addr;     /*  0: absolute address of the slot's first byte */
+	uint32_t capacity; /*  8: bytes the slot holds, > 0 */
+	uint32_t reserved; /* 12: write 0 */
+} tt_slot_entry;
+
+#define TT_SLOT_ENTRY_SIZE 16
+_Static_assert(sizeof(tt_slot_entry) == TT_SLOT_ENTRY_SIZE, "slot entry is 16 bytes");
+_Static_assert(offsetof(tt_slot_entry, capacity) == 8, "capacity at 8");
+
 /* The control block: 128 bytes, little-endian, 8-byte aligned. */
 typedef struct tt_batch {
 	int32_t fd;           /*  0 in: socket or TUN fd */
 	uint32_t flags;       /*  4 in: op flags (TT_SEND_*) */
 	uint32_t count;       /*  8 in: slots; out: packets done */
-	uint32_t stride;      /* 12 in: bytes between slots */
-	uint64_t buffer;      /* 16 in: address of slot 0 */
+	uint32_t stride;      /* 12 in: bytes between slots (0 with a slot table) */
+	uint64_t buffer;      /* 16 in: address of slot 0 (0 with a slot table) */
 	uint64_t lengths;     /* 24 in (send/write) / out (recv/read): u32[count] */
 	uint64_t addrs;       /* 32 in (send) / out (recv): tt_addr records; recv may pass 0 */
 	uint64_t segs;        /* 40 out (recv): u32[count] GRO segment size, 0 = single; may be 0 */
-	uint32_t capacity;    /* 48 in (recv/read): bytes available per slot, 0 = stride */
+	uint32_t capacity;    /* 48 in (recv/read): bytes available per slot, 0 = stride (0 with a slot table) */
 	uint32_t seg_size;    /* 52 in (send): UDP_SEGMENT size for slots longer than it, 0 = off */
 	uint32_t err;         /* 56 out: errno that stopped or dropped a packet, 0 = none */
 	int32_t timeout_ms;   /* 60 in (poll): -1 = forever */
 	uint32_t ready;       /* 64 out (poll): bit i = poll_fds[i] readable (or error/hangup) */
 	uint32_t reserved;    /* 68 */
 	int32_t poll_fds[TT_MAX_POLL_FDS]; /* 72 in (poll): count = number used */
-	uint8_t pad[24];      /* 104..128 room to grow */
+	uint64_t slots;       /* 104 in: tt_slot_entry[count], or 0 = the stride layout */
+	uint8_t pad[16];      /* 112..128 room to grow */
 } tt_batch;
 
 _Static_assert(sizeof(tt_batch) == 128, "control block is 128 bytes");
@@ -80,6 +95,7 @@ _Static_assert(offsetof(tt_batch, capacity) == 48, "capacity at 48");
 _Static_assert(offsetof(tt_batch, err) == 56, "err at 56");
 _Static_assert(offsetof(tt_batch, ready) == 64, "ready at 64");
 _Static_assert(offsetof(tt_batch, poll_fds) == 72, "poll_fds at 72");
+_Static_assert(offsetof(tt_batch, slots) == 104, "slots at 104");
 
 /* A peer address record: 24 bytes. Read and written with memcpy (callers' records need
  * only 4-byte alignment, and memcpy keeps that free of undefined behaviour). */
@@ -99,7 +115,6 @@ TT_API int32_t tt_nop(uint64_t cb);
 TT_API int32_t tt_netns_enter(const char *path);
 TT_API int32_t tt_netns_restore(int32_t fd);
 int32_t tt_batch_check(const tt_batch *b, int need_lengths);
-uint32_t tt_slot_capacity(const tt_batch *b);
 
 /* addr.c */
 int tt_addr_to_sockaddr(const tt_addr *rec, struct sockaddr_storage *ss, socklen_t *len);

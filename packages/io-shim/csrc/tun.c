@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mem.h"
+#include "slot.h"
 #include "segment.h"
 #include "taltun_io.h"
 
@@ -23,7 +24,7 @@ static __thread uint8_t *bounce;
 static __thread uint32_t bounce_len, bounce_next, bounce_count;
 static __thread int bounce_fd = -1; /* the queue the pending segments came from */
 
-static int32_t read_segmented(tt_batch *b, uint32_t n, uint32_t cap)
+static int32_t read_segmented(tt_batch *b, uint32_t n)
 {
 	uint32_t done = 0;
 	if (!bounce && !(bounce = malloc(BOUNCE_BYTES)))
@@ -52,9 +53,11 @@ static int32_t read_segmented(tt_batch *b, uint32_t n, uint32_t cap)
 				b->err = EINVAL; /* not a packet we can cut: dropped */
 			continue;
 		}
-		int32_t len = tt_segment_one(bounce, bounce_len, bounce_next++, tt_ptr(tt_slot(b, done)), cap);
+		/* Each IP packet gets a slot of its own, however large the slot; one that does
+		 * not fit in its slot is dropped (EMSGSIZE) and the next segment tries it. */
+		int32_t len = tt_segment_one(bounce, bounce_len, bounce_next++, tt_ptr(tt_slot(b, done)), tt_slot_room(b, done));
 		if (len < 0) {
-			b->err = EINVAL;
+			b->err = (uint32_t)-len;
 			continue;
 		}
 		tt_put_u32(b->lengths, done++, (uint32_t)len);
@@ -123,25 +126,36 @@ fail:;
 }
 
 /* Reads up to count packets, one read(2) each, until EAGAIN. An error after some packets
- * ends the batch early with cb->err set; an error on the first is returned as -errno. */
+ * ends the batch early with cb->err set; an error on the first is returned as -errno.
+ * A packet longer than its slot is dropped with cb->err = EMSGSIZE, as the TUN_VNET path
+ * drops a segment that does not fit: a cut IP packet is of no use to anyone, and the
+ * kernel's read(2) would cut it silently (it returns the bytes copied, not the packet's
+ * length). One byte read past the slot, into `spill`, is what tells. */
 int32_t tt_tun_read_batch(uint64_t cb)
 {
 	tt_batch *b = tt_ptr(cb);
 	b->err = 0;
 	int32_t rc = tt_batch_check(b, 1);
-	uint32_t n = b->count, done = 0, cap = tt_slot_capacity(b);
+	uint32_t n = b->count, done = 0;
 	if (rc < 0 || n == 0) {
 		b->err = (uint32_t)-rc;
 		b->count = 0;
 		return rc;
 	}
 	if (b->flags & TT_TUN_VNET) {
-		int32_t got = read_segmented(b, n, cap);
+		int32_t got = read_segmented(b, n);
 		b->count = got > 0 ? (uint32_t)got : 0;
 		return got;
 	}
 	while (done < n) {
-		ssize_t r = read(b->fd, tt_ptr(tt_slot(b, done)), cap);
+		uint8_t spill;
+		uint32_t room = tt_slot_room(b, done);
+		struct iovec iov[2] = { { tt_ptr(tt_slot(b, done)), room }, { &spill, 1 } };
+		ssize_t r = readv(b->fd, iov, 2);
+		if (r > (ssize_t)room) {
+			b->err = EMSGSIZE;
+			continue;
+		}
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -195,7 +209,7 @@ int32_t tt_tun_write_batch(uint64_t cb)
 		return rc;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		if (tt_get_u32(b->lengths, i) > b->stride) {
+		if (tt_get_u32(b->lengths, i) > tt_slot_limit(b, i)) {
 			b->err = EINVAL;
 			b->count = 0;
 			return -EINVAL;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "mem.h"
+#include "slot.h"
 #include "taltun_io.h"
 
 /* Largest UDP payload we coalesce into one GSO send; under the 65507-byte IPv4 limit. */
@@ -96,11 +97,10 @@ int32_t tt_udp_recv_batch(uint64_t cb)
 	struct iovec iov[TT_MAX_BATCH];
 	struct sockaddr_storage names[TT_MAX_BATCH];
 	tt_ctl ctl[TT_MAX_BATCH];
-	uint32_t cap = tt_slot_capacity(b);
 	memset(msgs, 0, n * sizeof(msgs[0]));
 	for (uint32_t i = 0; i < n; i++) {
 		iov[i].iov_base = tt_ptr(tt_slot(b, i));
-		iov[i].iov_len = cap;
+		iov[i].iov_len = tt_slot_room(b, i);
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 		msgs[i].msg_hdr.msg_name = &names[i];
@@ -208,7 +208,7 @@ int32_t tt_udp_send_batch(uint64_t cb)
 	 * caller bug, and reporting it without side effects keeps retries simple. */
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t len = tt_get_u32(b->lengths, i);
-		if (len > b->stride) {
+		if (len > tt_slot_limit(b, i)) {
 			b->err = EINVAL;
 			b->count = 0;
 			return -EINVAL;

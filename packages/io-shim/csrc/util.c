@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "slot.h"
 #include "taltun_io.h"
 
 /* The JS side passes a one-byte view of its WebAssembly.Memory once; ffi-rs hands us the
@@ -67,17 +68,28 @@ int32_t tt_batch_check(const tt_batch *b, int need_lengths)
 		return -EINVAL;
 	if (b->count == 0)
 		return 0;
-	if (b->buffer == 0 || (need_lengths && b->lengths == 0))
+	if (need_lengths && b->lengths == 0)
+		return -EFAULT;
+	if (b->slots) {
+		/* A stride, buffer or batch-wide capacity beside a table would be a second
+		 * answer to where a slot is and how big: refuse the ambiguity. */
+		if (b->buffer || b->stride || b->capacity)
+			return -EINVAL;
+		for (uint32_t i = 0; i < b->count; i++) {
+			tt_slot_entry e = tt_slot_entry_at(b, i);
+			if (e.addr == 0)
+				return -EFAULT;
+			if (e.capacity == 0 || e.addr + e.capacity < e.addr)
+				return -EINVAL;
+		}
+		return 0;
+	}
+	if (b->buffer == 0)
 		return -EFAULT;
 	/* Slot i owns [buffer + i*stride, buffer + (i+1)*stride): nothing may cross it. */
 	if (b->stride == 0 || b->capacity > b->stride)
 		return -EINVAL;
 	return 0;
-}
-
-uint32_t tt_slot_capacity(const tt_batch *b)
-{
-	return b->capacity ? b->capacity : b->stride;
 }
 
 /* Does nothing: the floor of an FFI call, measured by the benchmarks. */

@@ -11,19 +11,28 @@
  * | 0 | i32 | fd | socket or TUN fd |
  * | 4 | u32 | flags | send: {@link SEND_COALESCE}; poll: bit i = also wait for fds[i] writable |
  * | 8 | u32 | count | in: slots (<= {@link MAX_BATCH}) or poll fds; out: packets done |
- * | 12 | u32 | stride | bytes between slots; slot i at bufferPtr + i*stride |
- * | 16 | u64 | bufferPtr | address of slot 0 |
- * | 24 | u64 | lengthsPtr | u32[count]: send/write in (bytes), recv/read out (bytes) |
+ * | 12 | u32 | stride | bytes between slots; slot i at bufferPtr + i*stride (0 with slotsPtr) |
+ * | 16 | u64 | bufferPtr | address of slot 0 (0 with slotsPtr) |
+ * | 24 | u64 | lengthsPtr | u32[count]: send/write in (bytes, <= the slot's size), recv/read out (bytes) |
  * | 32 | u64 | addrsPtr | 24-byte address records: send in, recv out (0 = not wanted) |
  * | 40 | u64 | segsPtr | recv out: u32[count] GRO segment size, 0 = one datagram (0 = not wanted) |
- * | 48 | u32 | capacity | recv/read: bytes each slot can take, 0 = stride (<= stride) |
+ * | 48 | u32 | capacity | recv/read: bytes each slot can take, 0 = stride (<= stride; 0 with slotsPtr) |
  * | 52 | u32 | segSize | send: UDP_SEGMENT size for slots longer than it, 0 = off |
  * | 56 | u32 | errno | out: errno that stopped the batch early or dropped a packet, 0 = none |
  * | 60 | i32 | timeoutMs | poll: -1 = forever |
  * | 64 | u32 | ready | poll out: bit i = fds[i] ready |
  * | 68 | u32 | reserved | |
  * | 72 | i32[8] | pollFds | poll in |
- * | 104 | 24 bytes | reserved | |
+ * | 104 | u64 | slotsPtr | slot table: `count` 16-byte entries, slot i wherever entry i says; 0 = stride layout |
+ * | 112 | 16 bytes | reserved | |
+ *
+ * A slot table entry ({@link SLOT_ENTRY_SIZE} bytes; {@link writeSlotTable} writes them):
+ *
+ * | offset | type | field | meaning |
+ * |---|---|---|---|
+ * | 0 | u64 | address | absolute address of the slot's first byte |
+ * | 8 | u32 | capacity | bytes the slot holds (> 0): recv/read take at most this, send/write lengths must not exceed it |
+ * | 12 | u32 | reserved | 0 |
  * @module
  */
 import { arg, DataType, slowCall } from "./load.js";
@@ -54,6 +63,12 @@ export const CB_ERRNO = 56;
 export const CB_TIMEOUT_MS = 60;
 export const CB_READY = 64;
 export const CB_POLL_FDS = 72;
+export const CB_SLOTS_PTR = 104;
+
+/** Bytes of one slot-table entry, and its field offsets. */
+export const SLOT_ENTRY_SIZE = 16;
+export const SLOT_ADDRESS = 0;
+export const SLOT_CAPACITY = 8;
 
 /**
  * tunReadBatch / tunWriteBatch flag for a queue opened with `vnetHdr`: reads cut the
@@ -99,6 +114,79 @@ export function memoryAddress(memory: WasmMemory): number {
   return base;
 }
 
+/** What {@link BatchControl.setup} takes: memory offsets, converted to addresses there. */
+export interface BatchSetup {
+  fd: number;
+  count: number;
+  /** Stride layout: offset of slot 0, with `stride`. Leave out with `slots`. */
+  buffer?: number;
+  /** Stride layout: bytes between slots. Leave out with `slots`. */
+  stride?: number;
+  /** Offset of a slot table ({@link writeSlotTable}): `count` entries, each slot its own size. */
+  slots?: number;
+  lengths: number;
+  addrs?: number;
+  segs?: number;
+  /** Stride layout, recv/read: bytes each slot can take (default the stride). */
+  capacity?: number;
+  flags?: number;
+  segSize?: number;
+}
+
+/** One slot of a slot table: where it is (a memory offset) and how many bytes it holds. */
+export interface SlotEntry {
+  offset: number;
+  capacity: number;
+}
+
+/**
+ * Writes a slot table at `tableOffset`: entry i says where slot i is (`offset`, stored as
+ * an absolute address like every pointer of the control block) and how many bytes it
+ * holds. Slots may differ in size, be anywhere in the memory and in any order. Written
+ * once and reused: {@link BatchControl.setup} takes `slots: tableOffset`, and every batch
+ * call then rereads the table, so an entry may be changed between calls.
+ *
+ * @example
+ * // 2 KiB slots for plain packets and one 64 KiB slot for a GRO train
+ * writeSlotTable(memory, 512, [
+ *   { offset: 65536, capacity: 2048 },
+ *   { offset: 67584, capacity: 2048 },
+ *   { offset: 131072, capacity: 65536 },
+ * ]);
+ * cb.setup({ fd, count: 3, slots: 512, lengths: 1024, segs: 2048 });
+ */
+export function writeSlotTable(memory: WasmMemory, tableOffset: number, entries: readonly SlotEntry[]): void {
+  const base = memoryAddress(memory);
+  const size = memory.buffer.byteLength;
+  if (!Array.isArray(entries)) throw new TypeError("writeSlotTable: entries must be an array of { offset, capacity }");
+  if (!Number.isSafeInteger(tableOffset) || tableOffset < 0 || tableOffset + SLOT_ENTRY_SIZE * entries.length > size) {
+    throw new RangeError(`writeSlotTable: tableOffset ${tableOffset} with ${entries.length} entries of ${SLOT_ENTRY_SIZE} bytes is outside the memory of ${size} bytes`);
+  }
+  entries.forEach((e, i) => {
+    const { offset, capacity } = (e ?? {}) as Partial<SlotEntry>;
+    if (typeof offset !== "number" || typeof capacity !== "number") {
+      throw new TypeError(`writeSlotTable: entries[${i}] must be { offset: number, capacity: number }`);
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new RangeError(`writeSlotTable: entries[${i}].offset must be a non-negative integer, got ${offset}`);
+    }
+    if (!Number.isInteger(capacity) || capacity <= 0 || capacity > 0xffffffff) {
+      throw new RangeError(`writeSlotTable: entries[${i}].capacity must be an integer in [1, 2^32 - 1], got ${capacity}`);
+    }
+    if (offset + capacity > size) {
+      throw new RangeError(`writeSlotTable: entries[${i}] region [${offset}, ${offset + capacity}) is outside the memory of ${size} bytes`);
+    }
+  });
+  const view = new DataView(memory.buffer, tableOffset, SLOT_ENTRY_SIZE * entries.length);
+  entries.forEach((e, i) => {
+    const at = i * SLOT_ENTRY_SIZE, address = base + e.offset;
+    view.setUint32(at + SLOT_ADDRESS, address % TWO32, true);
+    view.setUint32(at + SLOT_ADDRESS + 4, Math.floor(address / TWO32), true);
+    view.setUint32(at + SLOT_CAPACITY, e.capacity, true);
+    view.setUint32(at + SLOT_CAPACITY + 4, 0, true);
+  });
+}
+
 /** Which pointers an operation reads or writes. */
 export interface BatchShape {
   addrs: "required" | "optional" | "none";
@@ -122,6 +210,8 @@ export class BatchControl {
   /** Absolute address of this control block (what the C function receives). */
   readonly address: number;
   private readonly view: DataView;
+  /** The whole memory, for reading slot tables (renewed if the memory grows). */
+  private memView: DataView;
   private end: number;
 
   constructor(
@@ -135,6 +225,7 @@ export class BatchControl {
     this.base = memoryAddress(memory);
     this.address = this.base + offset;
     this.view = new DataView(memory.buffer, offset, CB_SIZE);
+    this.memView = new DataView(memory.buffer);
     this.end = this.base + memory.buffer.byteLength;
   }
 
@@ -161,6 +252,8 @@ export class BatchControl {
   set segsPtr(v: number) { this.setPtr(CB_SEGS_PTR, v); }
   get capacity(): number { return this.view.getUint32(CB_CAPACITY, true); }
   set capacity(v: number) { this.view.setUint32(CB_CAPACITY, v, true); }
+  get slotsPtr(): number { return this.getPtr(CB_SLOTS_PTR); }
+  set slotsPtr(v: number) { this.setPtr(CB_SLOTS_PTR, v); }
   get segSize(): number { return this.view.getUint32(CB_SEG_SIZE, true); }
   set segSize(v: number) { this.view.setUint32(CB_SEG_SIZE, v, true); }
   /** errno left by the last call (0 = none). */
@@ -185,17 +278,24 @@ export class BatchControl {
 
   /**
    * Fills the block for a packet batch from memory OFFSETS (converted to addresses here).
-   * Omitted optional pointers become 0 (not wanted).
+   * Slots are given either as `buffer` + `stride` (all one size) or as `slots`, the offset
+   * of a slot table ({@link writeSlotTable}), never both. Omitted optional pointers
+   * become 0 (not wanted).
    */
-  setup(o: {
-    fd: number; count: number; buffer: number; stride: number; lengths: number;
-    addrs?: number; segs?: number; capacity?: number; flags?: number; segSize?: number;
-  }): this {
+  setup(o: BatchSetup): this {
     checkFd(o.fd, "BatchControl.setup");
+    const strided = o.buffer !== undefined || o.stride !== undefined;
+    if (o.slots !== undefined && (strided || o.capacity !== undefined)) {
+      throw new TypeError("BatchControl.setup: give slots (a slot table) or buffer + stride (+ capacity), not both");
+    }
+    if (o.slots === undefined && (o.buffer === undefined || o.stride === undefined)) {
+      throw new TypeError("BatchControl.setup: buffer and stride are needed unless slots (a slot table) is given");
+    }
     this.fd = o.fd;
     this.count = o.count;
-    this.bufferPtr = this.base + o.buffer;
-    this.stride = o.stride;
+    this.bufferPtr = o.buffer === undefined ? 0 : this.base + o.buffer;
+    this.stride = o.stride ?? 0;
+    this.slotsPtr = o.slots === undefined ? 0 : this.base + o.slots;
     this.lengthsPtr = this.base + o.lengths;
     this.addrsPtr = o.addrs === undefined ? 0 : this.base + o.addrs;
     this.segsPtr = o.segs === undefined ? 0 : this.base + o.segs;
@@ -218,14 +318,36 @@ export class BatchControl {
     if (count > MAX_BATCH) throw new RangeError(`${op}: count ${count} is over MAX_BATCH (${MAX_BATCH})`);
     if (count === 0) return;
     const stride = this.stride;
-    if (stride === 0) throw new RangeError(`${op}: stride is 0`);
-    if (this.capacity > stride) throw new RangeError(`${op}: capacity ${this.capacity} is over the stride ${stride}`);
-    this.region(op, "bufferPtr", this.bufferPtr, stride * count);
+    const slots = this.slotsPtr;
+    if (slots !== 0) {
+      if (stride !== 0 || this.bufferPtr !== 0 || this.capacity !== 0) {
+        throw new RangeError(`${op}: stride, bufferPtr and capacity must be 0 with slotsPtr (the slot table says where each slot is and how big)`);
+      }
+      this.slotTable(op, slots, count);
+    } else {
+      if (stride === 0) throw new RangeError(`${op}: stride is 0`);
+      if (this.capacity > stride) throw new RangeError(`${op}: capacity ${this.capacity} is over the stride ${stride}`);
+      this.region(op, "bufferPtr", this.bufferPtr, stride * count);
+    }
     if (shape.lengths) this.region(op, "lengthsPtr", this.lengthsPtr, 4 * count);
     const addrs = this.addrsPtr;
     if (shape.addrs === "required" || (shape.addrs === "optional" && addrs !== 0)) this.region(op, "addrsPtr", addrs, 24 * count);
     const segs = this.segsPtr;
     if (segs !== 0 && shape.segs) this.region(op, "segsPtr", segs, 4 * count);
+  }
+
+  /** Checks the table and every slot it names; reads it in place (no allocation). */
+  private slotTable(op: string, table: number, count: number): void {
+    this.region(op, "slotsPtr", table, SLOT_ENTRY_SIZE * count);
+    if (this.memView.byteLength < this.end - this.base) this.memView = new DataView(this.memory.buffer);
+    const view = this.memView;
+    for (let i = 0, at = table - this.base; i < count; i++, at += SLOT_ENTRY_SIZE) {
+      const ptr = view.getUint32(at + SLOT_ADDRESS, true) + view.getUint32(at + SLOT_ADDRESS + 4, true) * TWO32;
+      const capacity = view.getUint32(at + SLOT_CAPACITY, true);
+      if (capacity === 0) throw new RangeError(`${op}: slotsPtr entry ${i} has capacity 0`);
+      if (ptr === 0) throw new RangeError(`${op}: slotsPtr entry ${i} has address 0`);
+      if (ptr < this.base || ptr + capacity > this.end) this.region(op, `slotsPtr entry ${i}`, ptr, capacity);
+    }
   }
 
   private region(op: string, field: string, ptr: number, len: number): void {

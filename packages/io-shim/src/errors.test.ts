@@ -22,4 +22,13 @@ describe("SysError", () => {
       "tun open: EPERM (operation not permitted): tt0; creating a TUN device needs root or CAP_NET_ADMIN",
     );
   });
+
+  it("gives EACCES (a /dev/net/tun of mode 0600 for a non-root user) the same hint as EPERM", () => {
+    expect(() => check("tun open", -13, "tt0")).toThrow(
+      expect.objectContaining({
+        errno: "EACCES",
+        message: "tun open: EACCES (permission denied): tt0; creating a TUN device needs root or CAP_NET_ADMIN",
+      }),
+    );
+  });
 });

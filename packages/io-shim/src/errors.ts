@@ -65,6 +65,8 @@ const hints: Record<string, Record<string, string>> = {
     EADDRNOTAVAIL: "no interface in this namespace has that address",
   },
   "tun open": {
+    // EACCES is what a non-root user gets from a /dev/net/tun of mode 0600 (the open
+    // itself fails, before TUNSETIFF could say EPERM): the same missing privilege.
     EPERM: "creating a TUN device needs root or CAP_NET_ADMIN",
     EACCES: "creating a TUN device needs root or CAP_NET_ADMIN",
     ENOENT: "/dev/net/tun is missing (load the tun module)",

@@ -65,7 +65,8 @@ export function checkIfName(name: unknown, op: string, allowEmpty = false): asse
 
 /**
  * Opens the TUN device `name` (created if missing; "" lets the kernel name it). Needs root
- * or CAP_NET_ADMIN (a {@link SysError} EPERM says so).
+ * or CAP_NET_ADMIN (a {@link SysError} EPERM, or EACCES when /dev/net/tun is mode 0600,
+ * says so).
  *
  * @example
  * const tun = tunOpen("tt0", { multiQueue: true });
@@ -97,8 +98,10 @@ const writeCall = hotCall("tt_tun_write_batch");
 
 /**
  * Reads up to `cb.count` packets (one read each, until EAGAIN) into the slots, lengths[i]
- * set. Returns the number read (0 if none waiting) or -errno; `cb.errno` is set if an
- * error ended the batch after some packets.
+ * set. A packet (with {@link TUN_VNET}: a segment) longer than its slot (`capacity`, or
+ * the slot table entry's) is dropped with `cb.errno` = EMSGSIZE, and the next packet takes
+ * that slot. Returns the number read (0 if none waiting) or -errno; `cb.errno` is set if
+ * an error ended the batch after some packets.
  */
 export function tunReadBatch(cb: BatchControl): number {
   cb.validate("tun read", SHAPE);
@@ -109,7 +112,9 @@ export function tunReadBatch(cb: BatchControl): number {
  * Writes `cb.count` packets (slot i, lengths[i] bytes; a slot of length 0 is a hole and is
  * skipped). Returns the number written; it
  * stops early at EAGAIN or at a packet the kernel rejects (`cb.errno` says which: skip it
- * and write the rest), or -errno when the first write fails.
+ * and write the rest), or -errno when the first write fails. A length over its slot's
+ * size (the stride, or the slot table entry's capacity) refuses the whole batch unwritten
+ * (-EINVAL).
  */
 export function tunWriteBatch(cb: BatchControl): number {
   cb.validate("tun write", SHAPE);

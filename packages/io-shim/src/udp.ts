@@ -82,8 +82,10 @@ const sendCall = hotCall("tt_udp_send_batch");
 
 /**
  * Receives up to `cb.count` datagrams with one recvmmsg: slot i gets datagram i (at most
- * `capacity` bytes, default the stride), lengths[i] its size, addrs[i] its sender (v4-mapped
- * shown as IPv4), segs[i] its GRO segment size (0: a single datagram). Returns the number
+ * `capacity` bytes, default the stride, or with a slot table its entry's capacity),
+ * lengths[i] its size, addrs[i] its sender (v4-mapped shown as IPv4), segs[i] its GRO
+ * segment size (0: a single datagram). A datagram longer than its slot is cut to the
+ * slot's size, nothing is written past it, and `cb.errno` is EMSGSIZE. Returns the number
  * received (0 when none is waiting) or -errno; `cb.count` is set to the same.
  */
 export function udpRecvBatch(cb: BatchControl): number {
@@ -98,7 +100,8 @@ export function udpRecvBatch(cb: BatchControl): number {
  * with `segSize` a slot longer than it is split by the kernel. Returns the number of
  * packets consumed (sent, or dropped because the kernel refused that one datagram, with
  * `cb.errno` set), fewer when the socket buffer is full (EAGAIN/ENOBUFS in `cb.errno`),
- * or -errno when nothing could be sent (EBADF, EINVAL for a length over the stride).
+ * or -errno when nothing could be sent (EBADF; EINVAL for a length over its slot's size,
+ * the stride or the slot table entry's capacity: the whole batch is refused unsent).
  */
 export function udpSendBatch(cb: BatchControl): number {
   cb.validate("udp send", SEND);

@@ -25,7 +25,7 @@ static int failures;
 #define STRIDE 2048u
 static uint8_t *mem;
 static tt_batch *cb;
-static uint64_t lens, addrs, segs, slots, big;
+static uint64_t lens, addrs, segs, slots, big, table;
 
 static void put_u32(uint64_t base, uint32_t i, uint32_t v) { memcpy((void *)(uintptr_t)(base + 4 * i), &v, 4); }
 static uint32_t get_u32(uint64_t base, uint32_t i) { uint32_t v; memcpy(&v, (void *)(uintptr_t)(base + 4 * i), 4); return v; }
@@ -127,6 +127,266 @@ static void test_udp(void)
 	tt_close(a);
 	tt_close(b);
 	tt_close(g);
+}
+
+/* Slot tables: every slot is a heap block of exactly its capacity, so ASan reports any
+ * byte a batch reads or writes past a slot. The table itself is only 4-byte aligned. */
+static void set_slot(uint32_t i, const void *p, uint32_t capacity)
+{
+	tt_slot_entry e = {.addr = (uint64_t)(uintptr_t)p, .capacity = capacity};
+	memcpy((void *)(uintptr_t)(table + (uint64_t)i * TT_SLOT_ENTRY_SIZE), &e, sizeof(e));
+}
+
+static void setup_slots(int fd, uint32_t count, uint64_t first)
+{
+	setup(fd, count, 0, 0);
+	cb->slots = table + first * TT_SLOT_ENTRY_SIZE;
+	cb->lengths = lens + first * 4;
+	cb->segs = segs + first * 4;
+}
+
+/* Receives `want` datagrams into table entries 0..want-1 in order; how many came. */
+static uint32_t recv_slots(int fd, uint32_t want, uint32_t *err)
+{
+	uint32_t got = 0;
+	*err = 0;
+	for (int tries = 0; got < want && tries < 200; tries++) {
+		setup_slots(fd, want - got, got);
+		int n = tt_udp_recv_batch((uint64_t)(uintptr_t)cb);
+		CHECK(n >= 0);
+		if (cb->err)
+			*err = cb->err;
+		if (n <= 0)
+			usleep(5000);
+		else
+			got += (uint32_t)n;
+	}
+	return got;
+}
+
+static void test_udp_slots(void)
+{
+	static const uint32_t caps[4] = {64, 2048, 9000, 65535};
+	uint8_t *tx[4], *rx[4], lo4[16] = {127, 0, 0, 1};
+	for (int i = 0; i < 4; i++) {
+		tx[i] = malloc(caps[i]);
+		rx[i] = malloc(caps[i]);
+		memset(tx[i], 0x10 + i, caps[i]);
+	}
+	int a = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GSO, 1 << 22, 1 << 22);
+	int b = tt_udp_open(AF_INET, lo4, 0, 0, 1 << 22, 0);
+	int g = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GRO, 1 << 22, 0);
+	CHECK(a >= 0 && b >= 0 && g >= 0);
+	uint16_t bport = (uint16_t)tt_udp_port(b), gport = (uint16_t)tt_udp_port(g);
+	/* every slot full (the 64 KiB one: the most a datagram carries, and less) */
+	static const uint32_t full[4] = {64, 2048, 9000, 65000};
+	for (uint32_t i = 0; i < 4; i++) {
+		set_slot(i, tx[i], caps[i]);
+		put_u32(lens, i, full[i]);
+		set_addr(i, AF_INET, "127.0.0.1", bport);
+	}
+	setup_slots(a, 4, 0);
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 4 && cb->err == 0);
+	for (uint32_t i = 0; i < 4; i++)
+		set_slot(i, rx[i], caps[i]);
+	uint32_t err;
+	CHECK(recv_slots(b, 4, &err) == 4 && err == 0);
+	for (uint32_t i = 0; i < 4; i++)
+		CHECK(get_u32(lens, i) == full[i] && rx[i][full[i] - 1] == 0x10 + i);
+	/* one byte over each receive slot: cut at its end, EMSGSIZE */
+	for (uint32_t i = 0; i < 4; i++) {
+		set_slot(i, tx[3], caps[3]);
+		put_u32(lens, i, i < 3 ? caps[i] + 1 : 100);
+		set_addr(i, AF_INET, "127.0.0.1", bport); /* the receive wrote senders here */
+	}
+	setup_slots(a, 4, 0);
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 4);
+	for (uint32_t i = 0; i < 4; i++)
+		set_slot(i, rx[i], caps[i]);
+	CHECK(recv_slots(b, 4, &err) == 4 && err == EMSGSIZE);
+	CHECK(get_u32(lens, 0) == 64 && get_u32(lens, 1) == 2048 && get_u32(lens, 2) == 9000 && get_u32(lens, 3) == 100);
+	/* a send length over its slot refuses the batch */
+	set_slot(0, tx[0], caps[0]);
+	put_u32(lens, 0, 65);
+	setup_slots(a, 1, 0);
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == -EINVAL && cb->err == EINVAL);
+	/* a GSO train from slots of three sizes, into a 2 KiB slot (cut) and a 64 KiB one (whole) */
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < 20; i++) {
+			set_slot(i, tx[1 + i % 3], caps[1 + i % 3]);
+			put_u32(lens, i, i == 19 ? 300 : 1400);
+			set_addr(i, AF_INET, "127.0.0.1", gport);
+		}
+		setup_slots(a, 20, 0);
+		cb->flags = TT_SEND_COALESCE;
+		CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 20);
+		set_slot(0, rx[round ? 3 : 1], caps[round ? 3 : 1]);
+		CHECK(recv_slots(g, 1, &err) == 1);
+		if (round == 0)
+			CHECK(get_u32(lens, 0) == 2048 && err == EMSGSIZE);
+		else
+			CHECK(get_u32(lens, 0) == 19 * 1400 + 300 && get_u32(segs, 0) == 1400 && err == 0);
+	}
+	/* one 60000-byte slot sent as 1200-byte datagrams (segSize) */
+	set_slot(0, tx[3], caps[3]);
+	put_u32(lens, 0, 60000);
+	set_addr(0, AF_INET, "127.0.0.1", bport);
+	setup_slots(a, 1, 0);
+	cb->seg_size = 1200;
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 1 && cb->err == 0);
+	CHECK(recv_n(b, 50, STRIDE, 0) == 50);
+	/* what the check refuses: a null slot, capacity 0, a slot that wraps, a table beside a stride */
+	set_slot(0, rx[0], caps[0]);
+	set_slot(1, NULL, 64);
+	setup_slots(b, 2, 0);
+	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == -EFAULT && cb->count == 0);
+	set_slot(1, rx[1], 0);
+	setup_slots(b, 2, 0);
+	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == -EINVAL);
+	tt_slot_entry wrap = {.addr = UINT64_MAX - 10, .capacity = 64};
+	memcpy((void *)(uintptr_t)(table + TT_SLOT_ENTRY_SIZE), &wrap, sizeof(wrap));
+	setup_slots(b, 2, 0);
+	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == -EINVAL);
+	set_slot(1, rx[1], caps[1]);
+	setup_slots(b, 2, 0);
+	cb->stride = STRIDE;
+	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == -EINVAL);
+	setup_slots(b, 2, 0);
+	cb->capacity = 64;
+	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == -EINVAL);
+	setup_slots(b, 2, 0);
+	cb->buffer = slots;
+	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == -EINVAL);
+	setup_slots(b, 2, 0);
+	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == 0); /* a good table, nothing waiting */
+	for (int i = 0; i < 4; i++) {
+		free(tx[i]);
+		free(rx[i]);
+	}
+	tt_close(a);
+	tt_close(b);
+	tt_close(g);
+}
+
+static void disable_ipv6(const char *dev)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", dev);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("1", f);
+		fclose(f);
+	}
+}
+
+static uint32_t tcp_segment(uint8_t *p, uint32_t k, uint32_t size, uint8_t flags);
+
+/* TUN reads and writes through slots of exactly their capacity: plain reads drop a packet
+ * longer than its slot, TUN_VNET reads cut a super-packet into them, TUN_VNET writes merge
+ * TCP segments from them. */
+static void test_tun_slots(void)
+{
+	uint8_t out[20], a4[16] = {100, 64, 19, 1};
+	int t = tt_tun_open("ttsan2", TT_TUN_VNET_HDR | TT_TUN_OFFLOAD, out);
+	int p = tt_tun_open("ttsan3", 0, out);
+	CHECK(t >= 0 && p >= 0);
+	disable_ipv6("ttsan2");
+	disable_ipv6("ttsan3");
+	CHECK(tt_addr_change("ttsan2", 1, AF_INET, a4, 24) == 0);
+	CHECK(tt_link_set_up("ttsan2", 1) == 0);
+	uint8_t p4[16] = {100, 64, 20, 1};
+	CHECK(tt_addr_change("ttsan3", 1, AF_INET, p4, 24) == 0);
+	CHECK(tt_link_set_mtu("ttsan3", 9000) == 0);
+	CHECK(tt_link_set_up("ttsan3", 1) == 0);
+	int s = tt_udp_open(AF_INET, a4, 0, TT_UDP_GSO, 0, 0);
+	int s3 = tt_udp_open(AF_INET, p4, 0, 0, 0, 0);
+	CHECK(s >= 0 && s3 >= 0);
+	uint8_t *seg[10], *payload = malloc(9000);
+	memset(payload, 0x5a, 9000);
+	/* plain reads: a 9000-byte packet, then a 128-byte one, into slots of 2048 and 128 */
+	static const uint32_t sizes[2] = {8972, 100};
+	for (uint32_t i = 0; i < 2; i++) {
+		set_slot(i, payload, 9000);
+		put_u32(lens, i, sizes[i]);
+		set_addr(i, AF_INET, "100.64.20.2", 9999);
+	}
+	setup_slots(s3, 2, 0);
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 2);
+	uint8_t *r0 = malloc(2048), *r1 = malloc(128);
+	set_slot(0, r0, 2048);
+	set_slot(1, r1, 128);
+	uint32_t got = 0, err = 0;
+	for (int tries = 0; got < 1 && tries < 100; tries++) {
+		setup_slots(p, 2, 0);
+		int n = tt_tun_read_batch((uint64_t)(uintptr_t)cb);
+		CHECK(n >= 0);
+		if (cb->err)
+			err = cb->err;
+		got += n > 0 ? (uint32_t)n : 0;
+		if (n <= 0)
+			usleep(10000);
+	}
+	CHECK(got == 1 && err == EMSGSIZE && get_u32(lens, 0) == 128);
+	/* TUN_VNET: ten 1028-byte segments of one UDP_SEGMENT send; the last slot is a byte short */
+	for (uint32_t i = 0; i < 10; i++) {
+		seg[i] = malloc(i == 9 ? 1027 : 1028);
+		set_slot(i, payload, 9000);
+		put_u32(lens, i, 1000);
+		set_addr(i, AF_INET, "100.64.19.2", 9999);
+	}
+	setup_slots(s, 10, 0);
+	cb->flags = TT_SEND_COALESCE;
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 10);
+	for (uint32_t i = 0; i < 10; i++)
+		set_slot(i, seg[i], i == 9 ? 1027 : 1028);
+	got = 0, err = 0;
+	for (int tries = 0; tries < 30; tries++) {
+		if (got == 10)
+			break;
+		setup_slots(t, 10 - got, got);
+		cb->flags = TT_TUN_VNET;
+		int n = tt_tun_read_batch((uint64_t)(uintptr_t)cb);
+		CHECK(n >= 0);
+		if (cb->err)
+			err = cb->err;
+		got += n > 0 ? (uint32_t)n : 0;
+		if (n <= 0)
+			usleep(10000);
+	}
+	CHECK(got == 9 && err == EMSGSIZE);
+	for (uint32_t i = 0; i < 9; i++)
+		CHECK(get_u32(lens, i) == 1028 && seg[i][0] == 0x45);
+	/* TUN_VNET writes: six TCP segments from slots of exactly their length, merged */
+	uint8_t *w[6];
+	for (uint32_t k = 0; k < 6; k++) {
+		uint32_t size = k == 5 ? 700 : 1300;
+		w[k] = malloc(40 + size);
+		put_u32(lens, k, tcp_segment(w[k], k, size, k == 5 ? 0x18 : 0x10));
+		set_slot(k, w[k], 40 + size);
+	}
+	setup_slots(t, 6, 0);
+	cb->flags = TT_TUN_VNET;
+	CHECK(tt_tun_write_batch((uint64_t)(uintptr_t)cb) == 6);
+	put_u32(lens, 2, 0); /* a hole */
+	setup_slots(t, 6, 0);
+	cb->flags = TT_TUN_VNET;
+	CHECK(tt_tun_write_batch((uint64_t)(uintptr_t)cb) == 5);
+	put_u32(lens, 2, 1341); /* over its slot: refused, nothing written */
+	setup_slots(t, 6, 0);
+	cb->flags = TT_TUN_VNET;
+	CHECK(tt_tun_write_batch((uint64_t)(uintptr_t)cb) == -EINVAL && cb->err == EINVAL);
+	for (uint32_t k = 0; k < 6; k++)
+		free(w[k]);
+	for (uint32_t i = 0; i < 10; i++)
+		free(seg[i]);
+	free(r0);
+	free(r1);
+	free(payload);
+	tt_close(s);
+	tt_close(s3);
+	tt_close(t);
+	tt_close(p);
 }
 
 static void test_poll(void)
@@ -328,14 +588,17 @@ int main(void)
 	lens = (uint64_t)(uintptr_t)(mem + 1024 + 4); /* only 4-byte aligned */
 	segs = (uint64_t)(uintptr_t)(mem + 2048 + 4);
 	addrs = (uint64_t)(uintptr_t)(mem + 4096 + 4);
+	table = (uint64_t)(uintptr_t)(mem + 12288 + 4);
 	slots = (uint64_t)(uintptr_t)(mem + 65536);
 	big = (uint64_t)(uintptr_t)(mem + 262144);
 	CHECK(tt_mem_address(mem) == (uint64_t)(uintptr_t)mem);
 	int f = tt_probe();
 	printf("probe: 0x%x\n", f);
 	test_udp();
+	test_udp_slots();
 	test_poll();
 	test_tun_netlink();
+	test_tun_slots();
 	test_segment_fuzz();
 	test_coalesce();
 	free(mem);
