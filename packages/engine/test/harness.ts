@@ -3,16 +3,16 @@
  * uses the real batch transport path (prepareSeal/sealBatch, prepareOpen/openBatch/
  * finishOpen) exactly as a worker would, and a virtual network between them.
  */
-import { createSharedMemory, HEAP_BASE, instantiateAead, type AeadBatch } from "../src/_aead.js";
-import { ManualClock } from "../src/clock.js";
-import { generatePrivateKey, publicKeyOf } from "../src/dh.js";
-import { Device, deviceRegionSize, type DeviceAction, type DeviceOptions } from "../src/device.js";
-import { parseEndpoint, type Endpoint } from "../src/endpoint.js";
-import { messageType } from "../src/messages.js";
-import { ENDPOINT_BYTES } from "../src/shared-tables.js";
-import { finishOpen, prepareOpen } from "../src/receive.js";
-import { prepareSeal } from "../src/send.js";
-import { createTransportBatch, type TransportBatch } from "../src/transport.js";
+import { createSharedMemory, HEAP_BASE, instantiateAead, type AeadBatch } from "../src/protocol/aead.js";
+import { ManualClock } from "../src/protocol/clock.js";
+import { generatePrivateKey, publicKeyOf } from "../src/protocol/dh.js";
+import { Device, deviceRegionSize, type DeviceAction, type DeviceOptions } from "../src/device/device.js";
+import { parseEndpoint, type Endpoint } from "../src/tables/endpoint.js";
+import { messageType } from "../src/protocol/messages.js";
+import { ENDPOINT_BYTES } from "../src/tables/shared-tables.js";
+import { finishOpen, prepareOpen } from "../src/transport/open.js";
+import { prepareSeal } from "../src/transport/seal.js";
+import { createTransportBatch, type TransportBatch } from "../src/transport/batch.js";
 
 const STRIDE = 2048;
 const BATCH = 64;

@@ -16,13 +16,13 @@ import {
   udpSendBatch,
 } from "@taltun/io-shim";
 import type { AeadInstance } from "@taltun/wasm-crypto";
-import { lookupPacket } from "../allowed-ips.js";
-import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE, TAG_SIZE } from "../constants.js";
-import { finishOpen, isHandshakeMessage, prepareOpen } from "../receive.js";
-import { prepareSeal } from "../send.js";
-import { ENDPOINT_BYTES, P_CURRENT, type SharedTables } from "../shared-tables.js";
-import { copyEndpoint, createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport.js";
-import { sharedBuffer } from "./layout.js";
+import { lookupPacket } from "../tables/allowed-ips.js";
+import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE, TAG_SIZE } from "../protocol/constants.js";
+import { finishOpen, isHandshakeMessage, prepareOpen } from "../transport/open.js";
+import { prepareSeal } from "../transport/seal.js";
+import { ENDPOINT_BYTES, P_CURRENT, type SharedTables } from "../tables/shared-tables.js";
+import { copyEndpoint, createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport/batch.js";
+import { sharedBuffer } from "../runtime/memory-layout.js";
 import type { HandshakeRing } from "./ring.js";
 import { BATCH, HEADROOM, SLOT_STRIDE, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";

@@ -1,4 +1,4 @@
-import { RX_DROP_NAMES } from "../transport.js";
+import { RX_DROP_NAMES } from "../transport/batch.js";
 
 /**
  * Per-worker counters in shared memory: the worker bumps them without allocating, the

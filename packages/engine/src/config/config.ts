@@ -1,0 +1,240 @@
+/**
+ * The Taltun configuration: its typed form, and its validation from a plain object (parsed
+ * TOML, JSON, or built in code) with the Go Taltun's keys, so the engine can be used
+ * without the CLI. Every error is a `ConfigError` naming the key, the value (secrets
+ * redacted) and the reason.
+ * @module
+ */
+import { readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { isIP } from "node:net";
+import { isAbsolute, resolve } from "node:path";
+import {
+  ConfigError, asSection, fail, int, keyPath, parsed, rejectUnknown, show, str, strList, type Section,
+} from "./fields.js";
+import { KeyFormatError, encodeKey, keysEqual, parseKey, publicKeyFrom } from "../protocol/keys.js";
+import { type HostPort, type IpNet, formatIpNet, ipNetContains, parseHostPort, parseIpNet } from "../protocol/address.js";
+
+export { ConfigError } from "./fields.js";
+
+/** How much the engine logs; `trace` adds packet-level lines. */
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "silent";
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "silent"];
+
+/** The `[interface]` section, validated. */
+export interface InterfaceConfig {
+  /** `server` listens for the spokes it knows by key; `client` dials its peers' endpoints. */
+  readonly mode: "server" | "client";
+  /** The TUN device's name, also the UAPI socket's: `/var/run/wireguard/<tunName>.sock`. */
+  readonly tunName: string;
+  /** The UDP address to bind (numeric); port 0 lets the kernel choose (clients only). */
+  readonly localAddr: HostPort;
+  /** The interface's own address with its prefix (`100.64.0.1/24`). */
+  readonly vip: IpNet;
+  readonly privateKey: Uint8Array;
+  /** Derived from `privateKey`. */
+  readonly publicKey: Uint8Array;
+  readonly mtu: number;
+  /** Extra prefixes routed into the tunnel (subnets behind peers). */
+  readonly routes: readonly IpNet[];
+  /** Data-plane worker threads, one per core by default. */
+  readonly workers: number;
+  readonly logLevel: LogLevel;
+}
+
+/** One `[[peers]]` entry, validated. */
+export interface PeerConfig {
+  /** The peer's own tunnel address, a single host (/32 or /128). */
+  readonly vip: IpNet;
+  readonly publicKey: Uint8Array;
+  readonly presharedKey: Uint8Array | null;
+  /** `host:port` as written (the host may be a name: see `resolveEndpoint`); null if none. */
+  readonly endpoint: string | null;
+  /** What the peer may send from and is routed to; the `vip` comes first. */
+  readonly allowedIps: readonly IpNet[];
+  /** Seconds between keepalives when idle; 0 is off. */
+  readonly persistentKeepalive: number;
+}
+
+/** A whole validated configuration. */
+export interface TaltunConfig {
+  readonly interface: InterfaceConfig;
+  readonly peers: readonly PeerConfig[];
+}
+
+/** Options of `validateConfig`. */
+export interface ValidateOptions {
+  /** Directory that a relative `private_key_file` is relative to (the config file's). */
+  readonly baseDir?: string;
+}
+
+/** Keys of the `[interface]` section, in the Go Taltun's names. */
+export const INTERFACE_KEYS = [
+  "mode", "tun_name", "local_addr", "listen_port", "vip", "private_key", "private_key_file",
+  "mtu", "routes", "workers", "log_level",
+] as const;
+/** Keys of a `[[peers]]` entry. */
+export const PEER_KEYS = ["vip", "public_key", "preshared_key", "endpoint", "allowed_ips", "persistent_keepalive"] as const;
+
+/** Default MTU: a 1500-byte underlay minus WireGuard's IPv6 overhead (40 + 8 + 32). */
+export const DEFAULT_MTU = 1420;
+const OVERHEAD = 80;
+
+/**
+ * Validates a plain configuration object and returns its typed form.
+ * @throws {ConfigError} for the first problem found
+ * @example
+ * validateConfig({ interface: { mode: "server", tun_name: "tt0", local_addr: "0.0.0.0:51820",
+ *   vip: "100.64.0.1/24", private_key: "…" }, peers: [{ vip: "100.64.0.2", public_key: "…" }] })
+ */
+export function validateConfig(raw: unknown, options: ValidateOptions = {}): TaltunConfig {
+  const root = asSection("", raw);
+  rejectUnknown({ path: "", data: root.data }, ["interface", "peers"]);
+  const iface = validateInterface(asSection("interface", root.data.interface ?? fail("", "interface", undefined, "is required")), options);
+  const peersRaw = root.data.peers ?? [];
+  if (!Array.isArray(peersRaw)) fail("", "peers", peersRaw, "must be a list of [[peers]] tables");
+  const peers = peersRaw.map((p, i) => validatePeer(asSection(`peers[${i}]`, p), iface));
+  checkPeersTogether(iface, peers);
+  const ipv6 = [iface.vip, ...peers.flatMap((p) => p.allowedIps)].some((n) => n.family === 6);
+  const minMtu = ipv6 ? 1280 : 576;
+  if (iface.mtu < minMtu) {
+    fail("interface", "mtu", iface.mtu, `must be at least ${minMtu}${ipv6 ? " when IPv6 is used" : ""}`);
+  }
+  return { interface: iface, peers };
+}
+
+function validateInterface(s: Section, options: ValidateOptions): InterfaceConfig {
+  rejectUnknown(s, INTERFACE_KEYS);
+  const mode = str(s, "mode", true);
+  if (mode !== "server" && mode !== "client") fail(s.path, "mode", mode, 'must be "server" or "client"');
+  const tunName = str(s, "tun_name", true);
+  // Linux limits names to IFNAMSIZ-1 bytes; the name is also a file name (the UAPI socket).
+  if (tunName.length === 0 || tunName.length > 15) fail(s.path, "tun_name", tunName, "must be 1-15 characters");
+  if (!/^[A-Za-z0-9_.=+-]+$/.test(tunName) || tunName === "." || tunName === "..") {
+    fail(s.path, "tun_name", tunName, "may hold only letters, digits and _ . = + -");
+  }
+  const localAddr = validateLocalAddr(s, mode);
+  const vip = parsed(s.path, "vip", str(s, "vip", true), (v) => parseIpNet(v, "keep"));
+  const privateKey = readPrivateKey(s, options);
+  const mtu = int(s, "mtu", 576, 65535 - OVERHEAD) ?? DEFAULT_MTU;
+  const routes = (strList(s, "routes") ?? []).map((r, i) =>
+    parsed(s.path, `routes[${i}]`, r, (v) => parseIpNet(v, "reject")),
+  );
+  const workers = int(s, "workers", 1, 256) ?? Math.min(availableParallelism(), 256);
+  const level = str(s, "log_level") ?? "info";
+  if (!LOG_LEVELS.includes(level as LogLevel)) fail(s.path, "log_level", level, `must be one of ${LOG_LEVELS.join(", ")}`);
+  return {
+    mode, tunName, localAddr, vip, privateKey, publicKey: publicKeyFrom(privateKey), mtu, routes, workers,
+    logLevel: level as LogLevel,
+  };
+}
+
+/** `local_addr` (`ip[:port]`) and `listen_port` together: a server needs a fixed port. */
+function validateLocalAddr(s: Section, mode: "server" | "client"): HostPort {
+  const text = str(s, "local_addr") ?? (mode === "client" ? "0.0.0.0:0" : fail(s.path, "local_addr", undefined, 'is required for a server, e.g. "0.0.0.0:51820"'));
+  const hp = parsed(s.path, "local_addr", text, parseLocalAddr);
+  const listenPort = int(s, "listen_port", 1, 65535);
+  if (listenPort !== undefined && hp.port !== 0 && hp.port !== listenPort) {
+    fail(s.path, "listen_port", listenPort, `conflicts with the port of local_addr (${hp.port}); set one of them`);
+  }
+  const port = listenPort ?? hp.port;
+  if (mode === "server" && port === 0) {
+    fail(s.path, "local_addr", text, "a server needs a fixed port for its spokes to dial, e.g. 0.0.0.0:51820");
+  }
+  return { host: hp.host, port };
+}
+
+/** `ip:port`, `[v6]:port` or a bare address (port 0); the address must be numeric to bind. */
+function parseLocalAddr(text: string): HostPort {
+  const bare = isIP(text) ? { host: text, port: 0 } : null;
+  const hp = bare ?? parseHostPort(text, 0);
+  if (!isIP(hp.host)) throw new Error("must be a numeric address to bind, e.g. 0.0.0.0:51820 or [::]:51820");
+  return hp;
+}
+
+/** `private_key`, or `private_key_file` if only readable by its owner. */
+function readPrivateKey(s: Section, options: ValidateOptions): Uint8Array {
+  const inline = str(s, "private_key");
+  const file = str(s, "private_key_file");
+  if (inline !== undefined && file !== undefined) fail(s.path, "private_key_file", file, "set only one of private_key and private_key_file");
+  if (inline !== undefined) return parsed(s.path, "private_key", inline, (v) => parseKey(v, "private_key"));
+  if (file === undefined) fail(s.path, "private_key", undefined, "is required (or private_key_file); create one with `taltun genkey`");
+  const path = isAbsolute(file) || !options.baseDir ? file : resolve(options.baseDir, file);
+  let text: string;
+  try {
+    const mode = statSync(path).mode & 0o777;
+    // Like ssh with its keys: a secret others can read is no longer a secret.
+    if (mode & 0o077) {
+      fail(s.path, "private_key_file", file, `is readable by group or others (mode ${mode.toString(8).padStart(4, "0")}); run chmod 600 ${path}`);
+    }
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    return fail(s.path, "private_key_file", file, `cannot read it: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    return parseKey(text, "private_key_file");
+  } catch (e) {
+    return fail(s.path, "private_key_file", file, `does not hold a key: ${(e as KeyFormatError).reason}`);
+  }
+}
+
+function validatePeer(s: Section, iface: InterfaceConfig): PeerConfig {
+  rejectUnknown(s, PEER_KEYS);
+  const vip = parsed(s.path, "vip", str(s, "vip", true), (v) => parseIpNet(v, "keep"));
+  if (vip.prefix !== (vip.family === 4 ? 32 : 128)) {
+    fail(s.path, "vip", formatIpNet(vip), `a peer's vip is one address, e.g. "${vip.address}"; put subnets in allowed_ips`);
+  }
+  const publicKey = parsed(s.path, "public_key", str(s, "public_key", true), (v) => parseKey(v, "public_key"));
+  const psk = str(s, "preshared_key");
+  const presharedKey = psk === undefined ? null : parsed(s.path, "preshared_key", psk, (v) => parseKey(v, "preshared_key"));
+  const endpoint = str(s, "endpoint") ?? null;
+  if (endpoint !== null) parsed(s.path, "endpoint", endpoint, (v) => parseHostPort(v));
+  if (iface.mode === "client" && endpoint === null) {
+    fail(s.path, "endpoint", undefined, 'is required in client mode: the address to dial, e.g. "198.18.0.1:51820"');
+  }
+  const listed = (strList(s, "allowed_ips") ?? []).map((a, i) =>
+    parsed(s.path, `allowed_ips[${i}]`, a, (v) => parseIpNet(v, "reject")),
+  );
+  const persistentKeepalive = int(s, "persistent_keepalive", 0, 65535) ?? 0;
+  // The vip is implicitly allowed, unless a listed prefix already covers it.
+  const covered = listed.some((n) => n.family === vip.family && n.prefix === vip.prefix && n.address === vip.address);
+  return { vip, publicKey, presharedKey, endpoint, allowedIps: covered ? listed : [vip, ...listed], persistentKeepalive };
+}
+
+/** Rules across peers: distinct keys, not our own, and no allowed IP routed to two peers. */
+function checkPeersTogether(iface: InterfaceConfig, peers: readonly PeerConfig[]): void {
+  peers.forEach((p, i) => {
+    const k = keyPath(`peers[${i}]`, "public_key");
+    if (keysEqual(p.publicKey, iface.publicKey)) throw new ConfigError(k, show(k, encodeKey(p.publicKey)), "is this interface's own public key");
+    const j = peers.findIndex((q) => keysEqual(q.publicKey, p.publicKey));
+    if (j < i) throw new ConfigError(k, show(k, encodeKey(p.publicKey)), `duplicates peers[${j}].public_key`);
+  });
+  findOverlap(peers);
+}
+
+/**
+ * Sorted by address then prefix length, a prefix that contains others comes right before
+ * them, so one pass with a stack of open prefixes finds every overlap in O(n log n).
+ */
+function findOverlap(peers: readonly PeerConfig[]): void {
+  interface Item { net: IpNet; peer: number; index: number; implicit: boolean }
+  const items: Item[] = peers.flatMap((p, peer) => {
+    const implicit = p.allowedIps[0] === p.vip;
+    return p.allowedIps.map((net, k) => ({ net, peer, index: implicit ? k - 1 : k, implicit: implicit && k === 0 }));
+  });
+  const cmp = (a: Item, b: Item) =>
+    a.net.family - b.net.family || Buffer.compare(a.net.bytes, b.net.bytes) || a.net.prefix - b.net.prefix;
+  items.sort(cmp);
+  const stack: Item[] = [];
+  for (const it of items) {
+    while (stack.length && !ipNetContains(stack[stack.length - 1].net, it.net)) stack.pop();
+    const top = stack[stack.length - 1];
+    if (top && top.peer !== it.peer) {
+      const [a, b] = top.peer < it.peer ? [top, it] : [it, top];
+      const name = (x: Item) => (x.implicit ? `peers[${x.peer}].vip` : `peers[${x.peer}].allowed_ips[${x.index}]`);
+      throw new ConfigError(name(b), show(name(b), formatIpNet(b.net)), `overlaps ${name(a)} (${formatIpNet(a.net)}); a packet's destination must pick one peer`);
+    }
+    stack.push(it);
+  }
+}

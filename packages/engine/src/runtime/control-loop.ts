@@ -1,0 +1,104 @@
+/**
+ * The control plane's loop on the main thread: it sleeps on one shared doorbell word
+ * (Atomics.waitAsync, so the event loop and the UAPI keep running), and when a worker
+ * rings it, or a timer is due, it drains the handshake rings into the Device, runs its
+ * timers, and carries out what the Device asks (send a handshake message, a cookie reply
+ * or a keepalive). It never touches a data packet.
+ */
+import { formatEndpoint } from "../tables/endpoint.js";
+import { encodeKey } from "../protocol/keys.js";
+import type { Device, DeviceAction } from "../device/device.js";
+import type { Logger } from "./log.js";
+import { POLL_INTERVAL } from "../device/device.js";
+import type { HandshakeRing } from "../dataplane/ring.js";
+import type { ControlSender } from "./sender.js";
+
+/** What the loop drives and reports to. */
+export interface ControlLoopOptions {
+  device: Device;
+  rings: readonly HandshakeRing[];
+  i32: Int32Array;
+  doorbell: number;
+  sender: ControlSender;
+  logger: Logger;
+  /** Called after every round: the allowed IPs may have changed, peers may have gone silent. */
+  afterRound: (actions: readonly DeviceAction[]) => void;
+}
+
+export class ControlLoop {
+  private stopped = false;
+  private readonly endpoints = new Map<number, string>();
+  /** Settles when the loop has ended (after {@link stop}); rejects if it failed. */
+  readonly done: Promise<void>;
+
+  constructor(private readonly o: ControlLoopOptions) {
+    this.done = this.run();
+  }
+
+  /** Ends the loop at its next wake-up, and wakes it now. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    Atomics.add(this.o.i32, this.o.doorbell, 1);
+    Atomics.notify(this.o.i32, this.o.doorbell);
+    return this.done;
+  }
+
+  /** Runs the device's actions (also those of UAPI changes and of starting up). */
+  carryOut(actions: readonly DeviceAction[]): void {
+    const { sender, logger, device } = this.o;
+    for (const a of actions) {
+      const peer = a.peer >= 0 ? device.peerStats().find((p) => p.slot === a.peer) : undefined;
+      const name = peer ? encodeKey(peer.publicKey) : undefined;
+      switch (a.type) {
+        case "send":
+          if (!sender.send(a.endpoint, a.bytes)) logger.debug("could not send", { message: a.message, to: formatEndpoint(a.endpoint) });
+          else if (logger.isLevelEnabled("debug")) logger.debug(`sent ${a.message}`, { peer: name, to: formatEndpoint(a.endpoint) });
+          break;
+        case "keypair":
+          logger.info("handshake completed", { peer: name, role: a.role });
+          break;
+        case "handshake-failed":
+          logger.warn("handshake did not complete, peer unreachable for now", { peer: name });
+          break;
+        case "keys-zeroed":
+          logger.info("session keys expired and zeroed", { peer: name });
+          break;
+        case "rejected":
+          logger.debug("handshake message rejected", { reason: a.reason });
+          break;
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { device, rings, i32, doorbell, logger } = this.o;
+    while (!this.stopped) {
+      const seen = Atomics.load(i32, doorbell);
+      const actions: DeviceAction[] = [];
+      let now = device.clock.now();
+      for (const ring of rings) {
+        for (const m of ring.drain()) actions.push(...device.handleHandshakeMessage(m.data, m.source, now));
+      }
+      now = device.clock.now();
+      actions.push(...device.tick(now));
+      this.carryOut(actions);
+      this.reportRoaming();
+      this.o.afterRound(actions);
+      const wait = Math.max(1, Math.min(POLL_INTERVAL, device.nextDeadline() - device.clock.now()));
+      const r = Atomics.waitAsync(i32, doorbell, seen, wait);
+      if (r.async) await r.value;
+    }
+    logger.debug("control loop stopped");
+  }
+
+  private reportRoaming(): void {
+    for (const p of this.o.device.peerStats()) {
+      const now = p.endpoint ? formatEndpoint(p.endpoint) : "";
+      const before = this.endpoints.get(p.slot);
+      if (before !== undefined && before !== "" && now !== before) {
+        this.o.logger.info("peer roamed", { peer: encodeKey(p.publicKey), from: before, to: now });
+      }
+      this.endpoints.set(p.slot, now);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Keypairs (whitepaper §5.4.6, §6.1): each peer has up to three, in its shared peer slot:
+ * `current` (used to send), `previous` (still accepted while the peer switches over) and
+ * `next` (the responder's fresh keypair, usable to send only once the initiator has used
+ * it: the confirm-on-first-data rule, applied by the data plane in transport.ts).
+ *
+ * This is the control plane's side: it owns allocation of keypair slots, writes their
+ * keys and indices, rotates the peer's three pointers as wireguard-go does, and retires
+ * slots. A retired slot is invalidated and unregistered at once but zeroed and reused only
+ * after RETIRE_GRACE ms, so a worker that read its address a moment earlier never sees a
+ * half-rewritten slot.
+ * @module
+ */
+import { LayoutError } from "../protocol/errors.js";
+import type { TransportKeys } from "../protocol/noise.js";
+import { replayReset } from "../protocol/replay.js";
+import {
+  K_CREATED_BYTE,
+  K_FLAGS,
+  K_LOCAL_INDEX,
+  K_RECV_KEY_BYTE,
+  K_REMOTE_INDEX,
+  K_REPLAY,
+  K_SEND_HI,
+  K_SEND_KEY_BYTE,
+  K_SEND_LO,
+  KEYPAIR_SLOT_BYTES,
+  KP_EXPIRED,
+  KP_INITIATOR,
+  KP_SEND_ALLOWED,
+  KP_VALID,
+  P_CURRENT,
+  P_LOCK,
+  P_NEXT,
+  P_PREVIOUS,
+  type SharedTables,
+} from "./shared-tables.js";
+
+/** A retired slot is reused no sooner than this (ms). */
+export const RETIRE_GRACE = 1_000;
+
+/** Keypair slot allocator and per-peer rotation over the shared tables. */
+export class KeypairStore {
+  private free: number[] = [];
+  private retired: { slot: number; at: number }[] = [];
+
+  constructor(private readonly t: SharedTables) {
+    for (let k = 0; k < t.keypairCapacity; k++) this.free.push(k);
+  }
+
+  /** Slots ready for reuse (for tests and `show`). */
+  get available(): number {
+    return this.free.length;
+  }
+
+  /**
+   * Install new transport keys for `peer`: as initiator they become `current` at once
+   * (previous <- old next or old current); as responder they become `next`. Returns the
+   * slot. Slots pushed out are retired.
+   */
+  install(peer: number, keys: TransportKeys, localIndex: number, remoteIndex: number, initiator: boolean, now: number): number {
+    // Under handshake churn the grace period may hold every spare slot: then the oldest
+    // retired one is reused early (it is already invalid and unregistered; at worst a
+    // worker that read it a moment ago seals one packet the peer will drop).
+    if (this.free.length === 0 && this.retired.length > 0) this.collect(this.retired[0].at + RETIRE_GRACE);
+    const slot = this.free.shift();
+    if (slot === undefined) throw new LayoutError("no free keypair slot: capacity must be at least 3 per peer");
+    const t = this.t;
+    const w = (f: number) => t.keypairWord(slot, f);
+    replayReset(t.i32, w(K_REPLAY));
+    t.i32[w(K_SEND_LO)] = 0;
+    t.i32[w(K_SEND_HI)] = 0;
+    t.setPeerOf(slot, peer);
+    t.i32[w(K_LOCAL_INDEX)] = localIndex | 0;
+    t.i32[w(K_REMOTE_INDEX)] = remoteIndex | 0;
+    t.f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3] = now;
+    t.writeKey(slot, K_SEND_KEY_BYTE, keys.send);
+    t.writeKey(slot, K_RECV_KEY_BYTE, keys.receive);
+    keys.send.fill(0);
+    keys.receive.fill(0);
+    Atomics.store(t.i32, w(K_FLAGS), KP_VALID | (initiator ? KP_INITIATOR | KP_SEND_ALLOWED : 0));
+    t.insertIndex(localIndex, slot);
+
+    const out: number[] = [];
+    const lockWord = t.peerWord(peer, P_LOCK);
+    t.lock(lockWord);
+    const [current, previous, next] = this.slotsOf(peer);
+    if (initiator) {
+      out.push(previous);
+      if (next >= 0) {
+        t.setKeypairOf(peer, P_PREVIOUS, next);
+        t.setKeypairOf(peer, P_NEXT, -1);
+        out.push(current);
+      } else t.setKeypairOf(peer, P_PREVIOUS, current);
+      t.setKeypairOf(peer, P_CURRENT, slot);
+    } else {
+      out.push(next, previous);
+      t.setKeypairOf(peer, P_PREVIOUS, -1);
+      t.setKeypairOf(peer, P_NEXT, slot);
+    }
+    t.unlock(lockWord);
+    for (const s of out) if (s >= 0) this.retire(s, now);
+    return slot;
+  }
+
+  /** The (current, previous, next) slots of `peer`, -1 for none. */
+  slotsOf(peer: number): [number, number, number] {
+    const t = this.t;
+    return [t.keypairOf(peer, P_CURRENT), t.keypairOf(peer, P_PREVIOUS), t.keypairOf(peer, P_NEXT)];
+  }
+
+  /** Mark `slot` expired: workers stop using it; it stays registered until retired. */
+  expire(slot: number): void {
+    Atomics.or(this.t.i32, this.t.keypairWord(slot, K_FLAGS), KP_EXPIRED);
+  }
+
+  /** Retire every keypair of `peer` (keys zeroed after the grace period). */
+  retireAll(peer: number, now: number): void {
+    const t = this.t;
+    const lockWord = t.peerWord(peer, P_LOCK);
+    t.lock(lockWord);
+    const slots = this.slotsOf(peer);
+    for (const field of [P_CURRENT, P_PREVIOUS, P_NEXT] as const) t.setKeypairOf(peer, field, -1);
+    t.unlock(lockWord);
+    for (const s of slots) if (s >= 0) this.retire(s, now);
+  }
+
+  /**
+   * Retire slots of `peer` that the data plane dropped from the peer slot (a worker's
+   * promotion of `next` pushes the old `previous` out). `owned` is the set of slots the
+   * control plane installed for the peer; it is updated.
+   */
+  reconcile(peer: number, owned: Set<number>, now: number): void {
+    const live = this.slotsOf(peer);
+    for (const s of owned) {
+      if (!live.includes(s)) {
+        owned.delete(s);
+        this.retire(s, now);
+      }
+    }
+  }
+
+  /** Zero and free slots retired more than RETIRE_GRACE ago. */
+  collect(now: number): void {
+    while (this.retired.length > 0 && now - this.retired[0].at >= RETIRE_GRACE) {
+      const { slot } = this.retired.shift()!;
+      const start = this.t.keypairByte(slot, 0);
+      // Zeroed is empty: no owner, no keys, no index.
+      this.t.u8.fill(0, start, start + KEYPAIR_SLOT_BYTES);
+      this.free.push(slot);
+    }
+  }
+
+  /** Zero every retired slot now (shutdown, or tests that check zeroing). */
+  collectAll(): void {
+    this.collect(Infinity);
+  }
+
+  private retire(slot: number, now: number): void {
+    const t = this.t;
+    const flags = Atomics.exchange(t.i32, t.keypairWord(slot, K_FLAGS), 0);
+    if (flags === 0) return; // already retired
+    t.removeIndex(t.i32[t.keypairWord(slot, K_LOCAL_INDEX)] >>> 0);
+    this.retired.push({ slot, at: now });
+  }
+}
