@@ -8,13 +8,13 @@ export {
   ConfigError, DEFAULT_MTU, INTERFACE_KEYS, PEER_KEYS, validateConfig,
   type InterfaceConfig, type LogLevel, type PeerConfig, type TaltunConfig, type ValidateOptions,
 } from "./config/config.js";
-export * from "./runtime/log.js";
+export * from "./log/log.js";
 export * from "./uapi/uapi.js";
 export * from "./runtime/interface.js";
 
 // ---- WireGuard protocol core (issue 4): handshake, cookies, timers, keypairs, transport ----
 export * from "./protocol/constants.js";
-export { HandshakeError, ConfigError as DeviceConfigError, LayoutError, type HandshakeErrorCode } from "./protocol/errors.js";
+export { HandshakeError, LayoutError, type HandshakeErrorCode } from "./protocol/errors.js";
 export { type Clock, systemClock, ManualClock } from "./protocol/clock.js";
 export { publicKeyOf, dhStats } from "./protocol/dh.js";
 export { hash, mac, hmacBlake2s, kdf1, kdf2, kdf3 } from "./protocol/kdf.js";
@@ -46,14 +46,13 @@ export { CookieChecker, CookieGenerator } from "./protocol/cookie.js";
 export { RateLimiter, LoadDetector } from "./protocol/ratelimiter.js";
 export { ReplayWindow, replayAccept, replayReset, REPLAY_WORDS } from "./protocol/replay.js";
 export { AllowedIps, lookupAddress, lookupPacket } from "./tables/allowed-ips.js";
-export { parsePrefix, formatPrefix, type Prefix } from "./protocol/ip.js";
-export { parseEndpoint, formatEndpoint, type Endpoint } from "./tables/endpoint.js";
+export { parseEndpoint, formatEndpoint, type EndpointRecord } from "./tables/endpoint.js";
 export * from "./tables/shared-tables.js";
 export { createTransportBatch, copyEndpoint, RX_DROP, RX_DROP_NAMES, type TransportBatch } from "./transport/batch.js";
 export { prepareSeal } from "./transport/seal.js";
 export { prepareOpen, finishOpen } from "./transport/open.js";
 export { PeerTimers, type TimerKind } from "./protocol/timers.js";
 export { KeypairStore, RETIRE_GRACE } from "./tables/keypair-store.js";
-export { type PeerConfig as DevicePeerConfig } from "./device/peer.js";
+export { type PeerChange } from "./device/peer.js";
 export { Device, deviceRegionSize, POLL_INTERVAL, DEFAULT_LOAD_THRESHOLD, type DeviceAction, type DeviceOptions, type PeerStats } from "./device/device.js";
 // ---- end of protocol core exports ----

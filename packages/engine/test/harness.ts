@@ -7,7 +7,7 @@ import { createSharedMemory, HEAP_BASE, instantiateAead, type AeadBatch } from "
 import { ManualClock } from "../src/protocol/clock.js";
 import { generatePrivateKey, publicKeyOf } from "../src/protocol/dh.js";
 import { Device, deviceRegionSize, type DeviceAction, type DeviceOptions } from "../src/device/device.js";
-import { parseEndpoint, type Endpoint } from "../src/tables/endpoint.js";
+import { parseEndpoint, type EndpointRecord } from "../src/tables/endpoint.js";
 import { messageType } from "../src/protocol/messages.js";
 import { ENDPOINT_BYTES } from "../src/tables/shared-tables.js";
 import { finishOpen, prepareOpen } from "../src/transport/open.js";
@@ -58,7 +58,7 @@ export class DataPlane {
   }
 
   /** Open datagrams from `source`; per datagram the inner packet (or null) and the peer (-1 = dropped). */
-  open(datagrams: Uint8Array[], source: Endpoint, now: number): { peer: number; packet: Uint8Array | null }[] {
+  open(datagrams: Uint8Array[], source: EndpointRecord, now: number): { peer: number; packet: Uint8Array | null }[] {
     const b = this.batch;
     b.count = datagrams.length;
     this.u8.set(source, this.sourceRecord);
@@ -92,7 +92,7 @@ export interface Node {
   name: string;
   device: Device;
   plane: DataPlane;
-  endpoint: Endpoint;
+  endpoint: EndpointRecord;
   privateKey: Uint8Array;
   publicKey: Uint8Array;
   vip: string;
@@ -110,7 +110,7 @@ export class World {
   readonly memory = createSharedMemory(32 * 1024 * 1024);
   readonly nodes: Node[] = [];
   /** Datagrams in flight: delivered by pump(). */
-  inflight: { to: Node; from: Endpoint; bytes: Uint8Array }[] = [];
+  inflight: { to: Node; from: EndpointRecord; bytes: Uint8Array }[] = [];
   /** Drop everything addressed to these nodes (a peer that never answers). */
   blackhole = new Set<string>();
   private next = HEAP_BASE;
@@ -147,7 +147,7 @@ export class World {
     return at.device.peerSlot(peer.publicKey);
   }
 
-  nodeAt(endpoint: Endpoint): Node | undefined {
+  nodeAt(endpoint: EndpointRecord): Node | undefined {
     return this.nodes.find((n) => Buffer.compare(n.endpoint.subarray(0, ENDPOINT_BYTES), endpoint.subarray(0, ENDPOINT_BYTES)) === 0);
   }
 

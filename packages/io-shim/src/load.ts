@@ -3,7 +3,7 @@
  *
  * Hot calls reuse one ffi-rs options object per function and change only
  * `paramsValue[0]`: that is ~2-4 µs a call, where a `define()`d wrapper costs 3-4x more
- * (DESIGN §5; `benchmarks/src/udp-echo.ts` measures both).
+ * (`benchmarks/src/udp-echo.ts` measures both).
  *
  * ffi-rs itself is required lazily, inside {@link loadIoShim}: a worker thread must not
  * load it at all unless the main thread has (the process would crash when the worker
@@ -58,7 +58,7 @@ let ffi: typeof Ffi | undefined;
 /**
  * Loads ffi-rs and the C library, once per thread. Call it on the main thread before
  * starting workers that use the shim: ffi-rs loaded only in workers crashes the process
- * when a worker exits (DESIGN §5), so in a worker it throws, without loading anything,
+ * when a worker exits (seen with ffi-rs 1.3.7 on Node 20), so in a worker it throws, without loading anything,
  * unless the main thread loaded first (workers started with a custom `env` must carry
  * `TALTUN_IO_SHIM_MAIN_LOADED=<pid>`). Every other function of this package calls it.
  *

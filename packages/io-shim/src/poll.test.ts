@@ -16,7 +16,7 @@ const memory = sharedMemory();
 
 beforeAll(() => {
   ns = enterTestNs();
-  loadIoShim(); // on the main thread before any worker (DESIGN §5)
+  loadIoShim(); // on the main thread before any worker: ffi-rs loaded only in a worker crashes the process
 });
 afterAll(() => {
   for (const fd of fds.splice(0)) closeFd(fd);

@@ -2,7 +2,7 @@
 // (RFC 8439 §2.5) absorbed in the same loop. Lane i of vector xk is word k of block ctr+i.
 // Why interleave: Poly1305's multiply chain is latency-bound scalar work and ChaCha20 is
 // throughput-bound vector work; in one loop body the CPU overlaps them (measured -25% versus
-// a separate MAC pass, DESIGN §5).
+// a separate MAC pass; packages/wasm-crypto/README.md has the figures).
 // Rotations by 16 and 8 are byte permutations: i8x16.swizzle with a constant mask is one
 // instruction (pshufb); 12 and 7 need shift+shift+or.
 

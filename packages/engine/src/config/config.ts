@@ -7,13 +7,12 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import {
   ConfigError, asSection, fail, int, keyPath, parsed, rejectUnknown, show, str, strList, type Section,
 } from "./fields.js";
 import { KeyFormatError, encodeKey, keysEqual, parseKey, publicKeyFrom } from "../protocol/keys.js";
-import { type HostPort, type IpNet, formatIpNet, ipNetContains, parseHostPort, parseIpNet } from "../protocol/address.js";
+import { type HostPort, type IpNet, formatIpNet, ipNetContains, parseHostPort, parseIpNet, ipFamily } from "../protocol/address.js";
 
 export { ConfigError } from "./fields.js";
 
@@ -146,9 +145,9 @@ function validateLocalAddr(s: Section, mode: "server" | "client"): HostPort {
 
 /** `ip:port`, `[v6]:port` or a bare address (port 0); the address must be numeric to bind. */
 function parseLocalAddr(text: string): HostPort {
-  const bare = isIP(text) ? { host: text, port: 0 } : null;
+  const bare = ipFamily(text) ? { host: text, port: 0 } : null;
   const hp = bare ?? parseHostPort(text, 0);
-  if (!isIP(hp.host)) throw new Error("must be a numeric address to bind, e.g. 0.0.0.0:51820 or [::]:51820");
+  if (!ipFamily(hp.host)) throw new Error("must be a numeric address to bind, e.g. 0.0.0.0:51820 or [::]:51820");
   return hp;
 }
 

@@ -4,27 +4,14 @@
  * @module
  */
 
+import { ConfigError, REDACTED } from "../protocol/errors.js";
+
+export { ConfigError, REDACTED };
+
 /** Keys whose values are secrets: they are never printed, in errors or in logs. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set(["private_key", "preshared_key", "privateKey", "presharedKey"]);
 
-/** What every configuration error shows in place of a secret. */
-export const REDACTED = "<redacted>";
 
-/**
- * A configuration value that cannot be used. `key` is its full path
- * (`peers[1].allowed_ips[0]`), `value` its printable form (secrets are `<redacted>`),
- * `reason` what is wrong in a few words; `message` is `key: reason (got value)`.
- */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  constructor(
-    readonly key: string,
-    readonly value: string,
-    readonly reason: string,
-  ) {
-    super(`${key}: ${reason} (got ${value})`);
-  }
-}
 
 /** A plain object of one configuration section, with the path that names it in errors. */
 export interface Section {

@@ -22,7 +22,7 @@ import { finishOpen, isHandshakeMessage, prepareOpen } from "../transport/open.j
 import { prepareSeal } from "../transport/seal.js";
 import { ENDPOINT_BYTES, P_CURRENT, type SharedTables } from "../tables/shared-tables.js";
 import { copyEndpoint, createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport/batch.js";
-import { sharedBuffer } from "../runtime/memory-layout.js";
+import { sharedBuffer } from "./memory-layout.js";
 import type { HandshakeRing } from "./ring.js";
 import { BATCH, HEADROOM, SLOT_STRIDE, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";

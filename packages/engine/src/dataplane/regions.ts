@@ -9,7 +9,7 @@
  */
 import { CB_ALIGN, CB_SIZE, MAX_BATCH } from "@taltun/io-shim";
 import { DESC_SIZE, SCRATCH_BYTES } from "@taltun/wasm-crypto";
-import type { MemoryLayout } from "../runtime/memory-layout.js";
+import type { MemoryLayout } from "./memory-layout.js";
 import { STAT_COUNT } from "./stats.js";
 
 /** Bytes between packet slots: one MTU-sized packet, its header, padding and tag. */

@@ -10,7 +10,7 @@ import { BatchControl, eventfdRead, loadIoShim, pollWait } from "@taltun/io-shim
 import { instantiateAead } from "@taltun/wasm-crypto";
 import { SharedTables } from "../tables/shared-tables.js";
 import { Datapath } from "./datapath.js";
-import { sharedBuffer } from "../runtime/memory-layout.js";
+import { sharedBuffer } from "./memory-layout.js";
 import { HandshakeRing } from "./ring.js";
 import type { WorkerRegions } from "./regions.js";
 import { STAT } from "./stats.js";

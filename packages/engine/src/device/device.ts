@@ -13,14 +13,14 @@ import { systemClock, type Clock } from "../protocol/clock.js";
 import { REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE } from "../protocol/constants.js";
 import { CookieChecker } from "../protocol/cookie.js";
 import { publicKeyOf, zeroKeys } from "../protocol/dh.js";
-import type { Endpoint } from "../tables/endpoint.js";
-import { ConfigError, HandshakeError, LayoutError, type HandshakeErrorCode } from "../protocol/errors.js";
+import type { EndpointRecord } from "../tables/endpoint.js";
+import { ConfigError, HandshakeError, LayoutError, REDACTED, type HandshakeErrorCode } from "../protocol/errors.js";
 import { handleHandshake } from "./handshake.js";
 import { pollPeer, readEndpoint } from "./poll.js";
 import { IndexTable } from "../protocol/index-table.js";
 import { KeypairStore } from "../tables/keypair-store.js";
 import { createInitiation, precomputeStaticStatic, type StaticIdentity } from "../protocol/noise.js";
-import { Peer, type PeerConfig } from "./peer.js";
+import { Peer, type PeerChange } from "./peer.js";
 import { LoadDetector, RateLimiter } from "../protocol/ratelimiter.js";
 import {
   ENDPOINT_BYTES,
@@ -50,7 +50,7 @@ const DEVICE_PACKET_BYTES = 2048;
 
 /** Something the caller must do, or may want to know. */
 export type DeviceAction =
-  | { type: "send"; peer: number; endpoint: Endpoint; bytes: Uint8Array; message: "initiation" | "response" | "cookie-reply" | "keepalive" }
+  | { type: "send"; peer: number; endpoint: EndpointRecord; bytes: Uint8Array; message: "initiation" | "response" | "cookie-reply" | "keepalive" }
   | { type: "keypair"; peer: number; role: "initiator" | "responder" }
   | { type: "handshake-failed"; peer: number }
   | { type: "keys-zeroed"; peer: number }
@@ -79,7 +79,7 @@ export interface DeviceOptions {
 export interface PeerStats {
   slot: number;
   publicKey: Uint8Array;
-  endpoint: Endpoint | null;
+  endpoint: EndpointRecord | null;
   allowedIps: string[];
   /** Wall-clock ms of the latest handshake, 0 = never. */
   lastHandshake: number;
@@ -141,7 +141,7 @@ export class Device {
 
   /** Set (or change) our private key: every session and pending handshake is dropped. */
   setPrivateKey(privateKey: Uint8Array): void {
-    if (privateKey.length !== 32) throw new ConfigError("private key must be 32 bytes");
+    if (privateKey.length !== 32) throw new ConfigError("private_key", REDACTED, "must be 32 bytes");
     if (this.identity) zeroKeys(this.identity.privateKey);
     this.identity = { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
     this.checker = new CookieChecker(this.identity.publicKey);
@@ -172,9 +172,9 @@ export class Device {
   }
 
   /** Add a peer, or update the one with this public key. Returns its slot number. */
-  addPeer(cfg: PeerConfig): number {
-    if (cfg.publicKey.length !== 32) throw new ConfigError("peer public key must be 32 bytes");
-    if (cfg.presharedKey && cfg.presharedKey.length !== 32) throw new ConfigError("preshared key must be 32 bytes");
+  addPeer(cfg: PeerChange): number {
+    if (cfg.publicKey.length !== 32) throw new ConfigError("public_key", `${cfg.publicKey.length} bytes`, "must be 32 bytes");
+    if (cfg.presharedKey && cfg.presharedKey.length !== 32) throw new ConfigError("preshared_key", REDACTED, "must be 32 bytes");
     let peer = this.peersByKey.get(hex(cfg.publicKey));
     if (!peer) {
       const slot = this.freePeerSlots.pop();
@@ -231,7 +231,7 @@ export class Device {
    * Process a handshake datagram (types 1-3) from `endpoint` (an endpoint record).
    * MAC1 is checked before anything else; under load, MAC2 before any DH.
    */
-  handleHandshakeMessage(bytes: Uint8Array, endpoint: Endpoint, now: number): DeviceAction[] {
+  handleHandshakeMessage(bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
     try {
       return handleHandshake(this, bytes, endpoint, now);
     } catch (e) {
@@ -249,7 +249,7 @@ export class Device {
   /** Seal `payload` for peer `slot` through the transport path: a type-4 datagram, or null without a usable keypair. */
   encodeTransport(slot: number, payload: Uint8Array, now: number): Uint8Array | null {
     const b = this.batch;
-    if (payload.length > DEVICE_PACKET_BYTES - 32) throw new ConfigError("payload too large for the device's own buffer");
+    if (payload.length > DEVICE_PACKET_BYTES - 32) throw new RangeError(`payload of ${payload.length} bytes is larger than the device's own buffer`);
     this.tables.u8.set(payload, b.data[0]);
     b.count = 1;
     b.peers[0] = slot;
@@ -371,7 +371,7 @@ export class Device {
   }
 
   /** @internal Record `endpoint` as where `peer` is, for us and for the workers. */
-  setEndpoint(peer: Peer, endpoint: Endpoint): void {
+  setEndpoint(peer: Peer, endpoint: EndpointRecord): void {
     const t = this.tables;
     peer.endpoint = endpoint.slice(0, ENDPOINT_BYTES);
     const lock = t.peerWord(peer.slot, P_LOCK);

@@ -8,7 +8,7 @@
  */
 import { COOKIE_REPLY_SIZE, HANDSHAKE_INITIATION_MIN_INTERVAL, INITIATION_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE_SIZE } from "../protocol/constants.js";
 import type { Device, DeviceAction } from "./device.js";
-import type { Endpoint } from "../tables/endpoint.js";
+import type { EndpointRecord } from "../tables/endpoint.js";
 import { HandshakeError } from "../protocol/errors.js";
 import { decodeCookieReply, messageType, readU32 } from "../protocol/messages.js";
 import { consumeInitiation, consumeResponse, createResponse, responseIndices } from "../protocol/noise.js";
@@ -17,14 +17,14 @@ import { tai64nAfter } from "../protocol/tai64n.js";
 const SIZES: Record<number, number> = { [MESSAGE_INITIATION]: INITIATION_SIZE, [MESSAGE_RESPONSE]: RESPONSE_SIZE, [MESSAGE_COOKIE_REPLY]: COOKIE_REPLY_SIZE };
 
 /** The rate-limit key of an endpoint: its address without the port. */
-function sourceKey(e: Endpoint): string {
+function sourceKey(e: EndpointRecord): string {
   const k = Buffer.from(e);
   k[2] = k[3] = 0;
   return k.toString("hex");
 }
 
 /** Process one handshake datagram for `d`. Throws HandshakeError. */
-export function handleHandshake(d: Device, bytes: Uint8Array, endpoint: Endpoint, now: number): DeviceAction[] {
+export function handleHandshake(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
   const type = messageType(bytes);
   if (type === 0 || !(type in SIZES)) throw new HandshakeError("bad-type");
   if (bytes.length !== SIZES[type]) throw new HandshakeError("bad-size");
@@ -41,7 +41,7 @@ export function handleHandshake(d: Device, bytes: Uint8Array, endpoint: Endpoint
   return type === MESSAGE_INITIATION ? onInitiation(d, bytes, endpoint, now) : onResponse(d, bytes, endpoint, now);
 }
 
-function onInitiation(d: Device, bytes: Uint8Array, endpoint: Endpoint, now: number): DeviceAction[] {
+function onInitiation(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
   const identity = d.identity!;
   const consumed = consumeInitiation(identity, bytes, (pub) => d.peerByKey(pub)?.secrets);
   const peer = d.peerByKey(consumed.remoteStatic)!;
@@ -70,7 +70,7 @@ function onInitiation(d: Device, bytes: Uint8Array, endpoint: Endpoint, now: num
   ];
 }
 
-function onResponse(d: Device, bytes: Uint8Array, endpoint: Endpoint, now: number): DeviceAction[] {
+function onResponse(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
   const { senderIndex, receiverIndex } = responseIndices(bytes);
   const peer = d.indices.get(receiverIndex);
   if (!peer || !peer.initiation || peer.initiation.localIndex !== receiverIndex) throw new HandshakeError("unknown-index", "response to no initiation of ours");

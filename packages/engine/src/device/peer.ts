@@ -5,12 +5,12 @@
  * @module
  */
 import { CookieGenerator } from "../protocol/cookie.js";
-import type { Endpoint } from "../tables/endpoint.js";
+import type { EndpointRecord } from "../tables/endpoint.js";
 import type { InitiatorState, PeerSecrets } from "../protocol/noise.js";
 import { PeerTimers } from "../protocol/timers.js";
 
-/** Configuration of one peer, as the CLI/UAPI hands it over. */
-export interface PeerConfig {
+/** A change to one peer, as the runtime and the UAPI hand it to the Device: absent fields stay as they are. */
+export interface PeerChange {
   /** 32-byte static public key. */
   publicKey: Uint8Array;
   /** 32-byte preshared key (optional). */
@@ -18,7 +18,7 @@ export interface PeerConfig {
   /** Prefixes routed to this peer ("100.64.0.2/32", "fd00::/64"). */
   allowedIps?: string[];
   /** Where to send until the peer roams (an endpoint record, see endpoint.ts). */
-  endpoint?: Endpoint;
+  endpoint?: EndpointRecord;
   /** Persistent keepalive interval in seconds; 0 or absent = off. */
   persistentKeepalive?: number;
 }
@@ -55,7 +55,7 @@ export class Peer {
     /** Slot number in the shared tables; also the value allowed IPs map to. */
     readonly slot: number,
     readonly secrets: PeerSecrets,
-    public endpoint: Endpoint | null,
+    public endpoint: EndpointRecord | null,
     persistentKeepalive: number,
     jitter?: () => number,
   ) {

@@ -1,10 +1,10 @@
 /**
  * IP addresses, prefixes (CIDR, RFC 4632; IPv6 text form RFC 4291 §2.2, canonical output
- * RFC 5952) and `host:port` endpoints, as the configuration and the UAPI write them.
+ * RFC 5952) and `host:port` endpoints, as the configuration and the UAPI write them: the
+ * engine's one address module (endpoint records are io-shim's, see tables/endpoint.ts).
  * @module
  */
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import { AF_INET, AF_INET6, formatIp as formatAddress, parseIp as parseAddress } from "@taltun/io-shim/address";
 
 /** An IP prefix: an address and how many of its leading bits are significant. */
 export interface IpNet {
@@ -22,52 +22,31 @@ export class AddressError extends Error {
   override readonly name = "AddressError";
 }
 
-/** Parses an IPv4 or IPv6 address (no prefix, no zone) into 4 or 16 bytes. */
+/**
+ * Parses an IPv4 or IPv6 address (no prefix, no zone) into 4 or 16 bytes, with io-shim's
+ * parser: the one the address records sent to the kernel are made with.
+ * @throws {AddressError}
+ */
 export function parseIp(text: string): Uint8Array {
-  const family = isIP(text);
-  if (family === 4) return new Uint8Array(text.split(".").map(Number));
-  if (family !== 6 || text.includes("%")) throw new AddressError("not an IP address");
-  let head = text;
-  let tail: number[] = [];
-  const v4 = text.lastIndexOf(":") < text.lastIndexOf(".");
-  if (v4) {
-    const at = text.lastIndexOf(":");
-    const q = text.slice(at + 1).split(".").map(Number);
-    tail = [(q[0] << 8) | q[1], (q[2] << 8) | q[3]];
-    head = text.slice(0, at + 1) + "0"; // placeholder group, replaced by the two above
+  try {
+    return parseAddress(text).bytes;
+  } catch {
+    throw new AddressError("not an IP address");
   }
-  const halves = head.split("::");
-  const groups = (s: string) => (s === "" ? [] : s.split(":").map((g) => parseInt(g, 16)));
-  let words = groups(halves[0]);
-  if (v4 && halves.length === 1) words.pop();
-  let right = halves.length === 2 ? groups(halves[1]) : [];
-  if (v4 && halves.length === 2) right = right.slice(0, -1);
-  const fill = 8 - tail.length - words.length - right.length;
-  words = [...words, ...new Array(halves.length === 2 ? fill : 0).fill(0), ...right, ...tail];
-  const out = new Uint8Array(16);
-  words.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  });
-  return out;
+}
+
+/** The family of an IP address text, or 0 when it is not one (like node:net's isIP). */
+export function ipFamily(text: string): 0 | 4 | 6 {
+  try {
+    return parseAddress(text).family === AF_INET ? 4 : 6;
+  } catch {
+    return 0;
+  }
 }
 
 /** Writes 4 or 16 address bytes as text, IPv6 in the canonical form of RFC 5952. */
 export function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return bytes.join(".");
-  const words = Array.from({ length: 8 }, (_, i) => (bytes[2 * i] << 8) | bytes[2 * i + 1]);
-  // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first if tied.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
-  if (best < 0) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+  return formatAddress(bytes.length === 4 ? AF_INET : AF_INET6, bytes);
 }
 
 /** True when bits past `prefix` are not all zero. */
@@ -159,8 +138,8 @@ export function parseHostPort(text: string, minPort = 1): HostPort {
   const port = Number(m[2]);
   if (port < minPort || port > 65535) throw new AddressError(`port must be ${minPort}-65535`);
   const host = m[1];
-  if (text.startsWith("[") && isIP(host) !== 6) throw new AddressError("brackets hold an IPv6 address");
-  if (!isIP(host) && !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/.test(host)) {
+  if (text.startsWith("[") && ipFamily(host) !== 6) throw new AddressError("brackets hold an IPv6 address");
+  if (!ipFamily(host) && !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/.test(host)) {
     throw new AddressError("not an IP address or host name");
   }
   return { host, port };
@@ -168,26 +147,5 @@ export function parseHostPort(text: string, minPort = 1): HostPort {
 
 /** Writes a numeric endpoint the way `wg` does: IPv6 in brackets. */
 export function formatHostPort({ host, port }: HostPort): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/**
- * Resolves an endpoint's host name (`dns.lookup`, so /etc/hosts and the system resolver
- * apply) to a numeric `address:port`. Numeric endpoints come back unchanged.
- *
- * The engine resolves every endpoint when the interface starts, and again when a peer
- * with a host-name endpoint stays silent past a handshake attempt, so a peer behind
- * dynamic DNS is found again after its address changes.
- * @throws {AddressError} when the text is not `host:port`, or the name does not resolve
- * @example await resolveEndpoint("hub.example:51820") // "198.18.0.1:51820"
- */
-export async function resolveEndpoint(endpoint: string): Promise<string> {
-  const hp = parseHostPort(endpoint);
-  if (isIP(hp.host)) return formatHostPort(hp);
-  try {
-    const { address } = await lookup(hp.host);
-    return formatHostPort({ host: address, port: hp.port });
-  } catch (e) {
-    throw new AddressError(`cannot resolve ${hp.host}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
+  return ipFamily(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }

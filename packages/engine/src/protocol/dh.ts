@@ -3,7 +3,7 @@
  * wrapper that refuses an all-zero shared secret (a low-order public key) and counts
  * operations so tests can prove that cheap checks (MAC1, cookies) run before any DH.
  *
- * Why not @noble/curves, as DESIGN.md first chose: measured here, noble's scalar
+ * Why not @noble/curves, the first choice: measured here, noble's scalar
  * multiplication costs 2.5-3.5 ms and OpenSSL's 50-80 us, and a responder does four per
  * handshake, so noble held a hub to ~270 handshakes/s. dh.test.ts holds the two equal on
  * Wycheproof's vectors and on random keys.

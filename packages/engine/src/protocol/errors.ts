@@ -29,9 +29,24 @@ export class HandshakeError extends Error {
   }
 }
 
-/** A configuration value handed to the device was invalid. */
+/** What errors and logs show in place of a secret (a private or preshared key). */
+export const REDACTED = "<redacted>";
+
+/**
+ * A configuration value that cannot be used, from a file, a flag, the UAPI or code. `key`
+ * is its full path (`peers[1].allowed_ips[0]`), `value` its printable form (never a secret:
+ * callers pass `<redacted>` for those), `reason` what is wrong in a few words; `message`
+ * is `key: reason (got value)`.
+ */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
+  constructor(
+    readonly key: string,
+    readonly value: string,
+    readonly reason: string,
+  ) {
+    super(`${key}: ${reason} (got ${value})`);
+  }
 }
 
 /** The caller-provided shared region cannot hold the requested tables. */

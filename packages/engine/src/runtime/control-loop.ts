@@ -8,7 +8,7 @@
 import { formatEndpoint } from "../tables/endpoint.js";
 import { encodeKey } from "../protocol/keys.js";
 import type { Device, DeviceAction } from "../device/device.js";
-import type { Logger } from "./log.js";
+import type { Logger } from "../log/log.js";
 import { POLL_INTERVAL } from "../device/device.js";
 import type { HandshakeRing } from "../dataplane/ring.js";
 import type { ControlSender } from "./sender.js";

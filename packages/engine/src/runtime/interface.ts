@@ -3,13 +3,12 @@
  * running tunnel (TUN device, UDP sockets, data-plane workers, handshakes, UAPI socket).
  * @module
  */
-import { isIP } from "node:net";
 import { Worker } from "node:worker_threads";
 import { closeFd, eventfdOpen, eventfdWrite, loadIoShim, udpOpen, type UdpSocket } from "@taltun/io-shim";
 import { compileAeadModule, createSharedMemory, HEAP_BASE } from "@taltun/wasm-crypto";
 import type { TaltunConfig } from "../config/config.js";
 import { ControlLoop } from "./control-loop.js";
-import { MemoryLayout, sharedBuffer } from "./memory-layout.js";
+import { MemoryLayout, sharedBuffer } from "../dataplane/memory-layout.js";
 import { reserveWorkerRegions } from "../dataplane/regions.js";
 import { HandshakeRing, ringBytes } from "../dataplane/ring.js";
 import { ControlSender } from "./sender.js";
@@ -20,8 +19,9 @@ import type { WorkerData } from "../dataplane/worker.js";
 import { Device, type DeviceAction, deviceRegionSize } from "../device/device.js";
 import { parseEndpoint } from "../tables/endpoint.js";
 import { encodeKey } from "../protocol/keys.js";
-import type { Logger } from "./log.js";
-import { formatIpNet, ipNetContains, parseHostPort, resolveEndpoint } from "../protocol/address.js";
+import type { Logger } from "../log/log.js";
+import { formatIpNet, ipFamily, ipNetContains, parseHostPort } from "../protocol/address.js";
+import { resolveEndpoint } from "./resolve.js";
 import { uapiListen } from "../uapi/uapi.js";
 
 /** Options of `startInterface`. */
@@ -138,7 +138,7 @@ export async function startInterface(config: TaltunConfig, options: StartOptions
     // A peer known by host name may have moved: when its handshakes stop completing, look the name up again.
     const hostNames = new Map<number, string>();
     config.peers.forEach((p) => {
-      if (p.endpoint && isIP(parseHostPort(p.endpoint).host) === 0) hostNames.set(device.peerSlot(p.publicKey), p.endpoint);
+      if (p.endpoint && ipFamily(parseHostPort(p.endpoint).host) === 0) hostNames.set(device.peerSlot(p.publicKey), p.endpoint);
     });
     const reresolve = (actions: readonly DeviceAction[]) => {
       for (const a of actions) {

@@ -5,7 +5,7 @@
  */
 import { BatchControl, CB_ALIGN, CB_SIZE, udpSendBatch } from "@taltun/io-shim";
 import { ENDPOINT_BYTES } from "../tables/shared-tables.js";
-import type { MemoryLayout } from "./memory-layout.js";
+import type { MemoryLayout } from "../dataplane/memory-layout.js";
 
 const BUFFER = 2048;
 

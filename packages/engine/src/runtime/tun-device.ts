@@ -5,7 +5,7 @@
  * it; routes are still deleted first so that a failure half-way leaves nothing behind.
  */
 import { addrAdd, closeFd, linkSetMtu, linkSetUp, routeAdd, routeDel, tunOpen, tunOpenQueue } from "@taltun/io-shim";
-import type { Logger } from "./log.js";
+import type { Logger } from "../log/log.js";
 
 /** What the device is configured with. */
 export interface TunSpec {

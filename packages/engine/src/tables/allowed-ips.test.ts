@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AllowedIps, lookupAddress } from "./allowed-ips.js";
 import { formatEndpoint, parseEndpoint } from "./endpoint.js";
-import { formatIp, parseIp, parsePrefix } from "../protocol/ip.js";
+import { formatIp, parseIp, parseIpNet } from "../protocol/address.js";
 
 let seed = 12345;
 const rnd = (n: number) => {
@@ -36,8 +36,8 @@ describe("allowed IPs", () => {
   it("parses and formats addresses", () => {
     expect(formatIp(parseIp("fd00::1"))).toBe("fd00::1");
     expect(formatIp(parseIp("::ffff:1.2.3.4"))).toBe("::ffff:102:304");
-    expect(parsePrefix("10.1.2.3/8")).toEqual({ bytes: Uint8Array.of(10, 0, 0, 0), cidr: 8 });
-    expect(() => parsePrefix("10.0.0.0/33")).toThrow(/prefix length/);
+    expect(parseIpNet("10.1.2.3/8", "mask")).toMatchObject({ bytes: Uint8Array.of(10, 0, 0, 0), prefix: 8 });
+    expect(() => parseIpNet("10.0.0.0/33", "mask")).toThrow(/prefix length/);
     expect(() => parseIp("1.2.3")).toThrow(/not an IP/);
   });
 
@@ -57,7 +57,8 @@ describe("allowed IPs", () => {
       for (let i = 0; i < 400; i++) {
         const bytes = randomBytes(len, pool);
         pool.push(bytes);
-        const p = parsePrefix(`${formatIp(bytes)}/${rnd(len * 8 + 1)}`);
+        const net = parseIpNet(`${formatIp(bytes)}/${rnd(len * 8 + 1)}`, "mask");
+        const p = { bytes: net.bytes, cidr: net.prefix };
         const peer = rnd(50);
         const existing = prefixes.find((q) => q.cidr === p.cidr && Buffer.compare(q.bytes, p.bytes) === 0);
         if (existing) existing.peer = peer;

@@ -13,7 +13,7 @@
  * child0, child1, value (peer slot or -1), cidr, key words k0..k3 (big-endian address bits).
  * @module
  */
-import { formatPrefix, parsePrefix, type Prefix } from "../protocol/ip.js";
+import { formatIpNet, type IpNet, parseIpNet } from "../protocol/address.js";
 
 const NODE_WORDS = 8;
 const HEADER_WORDS = 2;
@@ -136,7 +136,7 @@ export function lookupPacket(snapshot: Int32Array, bytes: Uint8Array, offset: nu
 
 /** The editable table; every change publishes a new immutable {@link snapshot}. */
 export class AllowedIps {
-  private entries = new Map<string, { prefix: Prefix; peer: number }>();
+  private entries = new Map<string, { prefix: IpNet; peer: number }>();
   private current: Int32Array;
   private published = 0;
 
@@ -155,16 +155,16 @@ export class AllowedIps {
     return this.published;
   }
 
-  /** Route `prefix` (text "addr/len") to `peer`, replacing a previous owner. */
+  /** Route `prefix` (text "addr/len", host bits cleared) to `peer`, replacing a previous owner. */
   insert(prefix: string, peer: number): void {
-    const p = parsePrefix(prefix);
-    this.entries.set(formatPrefix(p), { prefix: p, peer });
+    const p = parseIpNet(prefix, "mask");
+    this.entries.set(formatIpNet(p), { prefix: p, peer });
     this.current = this.compile();
   }
 
   /** Remove one prefix. */
   remove(prefix: string): void {
-    if (this.entries.delete(formatPrefix(parsePrefix(prefix)))) this.current = this.compile();
+    if (this.entries.delete(formatIpNet(parseIpNet(prefix, "mask")))) this.current = this.compile();
   }
 
   /** Remove every prefix of `peer`. */
@@ -188,8 +188,8 @@ export class AllowedIps {
     let v4: TrieNode | null = null;
     let v6: TrieNode | null = null;
     for (const { prefix, peer } of this.entries.values()) {
-      if (prefix.bytes.length === 4) v4 = insert(v4, toWords(prefix.bytes), prefix.cidr, peer);
-      else v6 = insert(v6, toWords(prefix.bytes), prefix.cidr, peer);
+      if (prefix.family === 4) v4 = insert(v4, toWords(prefix.bytes), prefix.prefix, peer);
+      else v6 = insert(v6, toWords(prefix.bytes), prefix.prefix, peer);
     }
     const words = HEADER_WORDS + NODE_WORDS * (count(v4) + count(v6));
     const out = new Int32Array(this.shared ? new SharedArrayBuffer(words * 4) : new ArrayBuffer(words * 4));

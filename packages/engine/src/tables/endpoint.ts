@@ -6,24 +6,24 @@
  * (address and port), as the whitepaper's A_m.
  * @module
  */
-import { ADDR_SIZE, decodeEndpoint, encodeAddr } from "@taltun/io-shim";
+import { ADDR_SIZE, decodeEndpoint, encodeAddr } from "@taltun/io-shim/address";
 import { ConfigError } from "../protocol/errors.js";
 
-/** An endpoint record (ENDPOINT_BYTES bytes). */
-export type Endpoint = Uint8Array;
+/** An endpoint record (ENDPOINT_BYTES bytes): io-shim's address record, as the data plane sends to and receives from. */
+export type EndpointRecord = Uint8Array;
 
 /** "1.2.3.4:51820" or "[fd00::1]:51820" -> endpoint record. Throws ConfigError. */
-export function parseEndpoint(text: string): Endpoint {
+export function parseEndpoint(text: string): EndpointRecord {
   const e = new Uint8Array(ADDR_SIZE);
   try {
     encodeAddr(e, 0, text);
   } catch (err) {
-    throw new ConfigError(`not an endpoint (host:port): ${JSON.stringify(text)}: ${(err as Error).message}`);
+    throw new ConfigError("endpoint", JSON.stringify(text.slice(0, 64)), `not a numeric host:port (${(err as Error).message.replace(/:.*$/, "")})`);
   }
   return e;
 }
 
-/** Endpoint record -> "host:port" ("" for an empty record). */
-export function formatEndpoint(e: Endpoint): string {
+/** EndpointRecord record -> "host:port" ("" for an empty record). */
+export function formatEndpoint(e: EndpointRecord): string {
   return e[0] === 0 && e[1] === 0 ? "" : decodeEndpoint(e, 0);
 }

@@ -35,7 +35,7 @@
  * promote next -> current (under the peer lock).
  * @module
  */
-import { ADDR_SIZE } from "@taltun/io-shim";
+import { ADDR_SIZE } from "@taltun/io-shim/address";
 import { KEY_SIZE } from "../protocol/constants.js";
 import { LayoutError } from "../protocol/errors.js";
 import { REPLAY_WORDS } from "../protocol/replay.js";

@@ -9,7 +9,7 @@ import { lstatSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { type Server, type Socket, createConnection, createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "../runtime/log.js";
+import type { Logger } from "../log/log.js";
 import { type DeviceSnapshot, type UapiDevice, UapiError, formatGet, parseGet, parseSet } from "./protocol.js";
 
 export * from "./protocol.js";

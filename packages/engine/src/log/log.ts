@@ -5,6 +5,7 @@
  * @module
  */
 import { pino, type DestinationStream, type Logger as Pino } from "pino";
+import { REDACTED } from "../protocol/errors.js";
 import type { LogLevel } from "../config/config.js";
 
 /** Structured context of a log line: `{ peer: "AbC…=", endpoint: "198.18.0.2:51820" }`. */
@@ -34,8 +35,6 @@ export interface LoggerOptions {
   readonly destination?: { write(line: string): unknown };
 }
 
-/** What a redacted field shows instead of its value. */
-export const LOG_REDACTED = "<redacted>";
 
 const SECRET_FIELDS = ["private_key", "preshared_key", "privateKey", "presharedKey"];
 // pino's redaction takes explicit paths; three levels cover a logged peer or a whole config.
@@ -55,7 +54,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? "info",
       base: null,
-      redact: { paths: REDACT_PATHS, censor: LOG_REDACTED },
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
