@@ -1,58 +1,15 @@
 /** Package version, kept in step with package.json. */
-export const VERSION = "0.1.0";
+export const VERSION = "0.1.1";
 
-// Configuration, keys, logging, UAPI and the interface entry point (the user-facing side).
-export * from "./protocol/keys.js";
-export * from "./protocol/address.js";
+// The pure core (also `@taltun/engine/protocol`), then configuration, logging, the UAPI and
+// the interface entry point: the user-facing side.
+export * from "./core.js";
 export {
-  ConfigError, DEFAULT_MTU, INTERFACE_KEYS, PEER_KEYS, validateConfig,
+  DEFAULT_MTU, INTERFACE_KEYS, PEER_KEYS, validateConfig,
   type InterfaceConfig, type LogLevel, type PeerConfig, type TaltunConfig, type ValidateOptions,
 } from "./config/config.js";
 export * from "./log/log.js";
 export * from "./uapi/uapi.js";
 export * from "./runtime/interface.js";
+export { resolveEndpoint } from "./runtime/resolve.js";
 
-// ---- WireGuard protocol core (issue 4): handshake, cookies, timers, keypairs, transport ----
-export * from "./protocol/constants.js";
-export { HandshakeError, LayoutError, type HandshakeErrorCode } from "./protocol/errors.js";
-export { type Clock, systemClock, ManualClock } from "./protocol/clock.js";
-export { publicKeyOf, dhStats } from "./protocol/dh.js";
-export { hash, mac, hmacBlake2s, kdf1, kdf2, kdf3 } from "./protocol/kdf.js";
-export { tai64n, tai64nAfter } from "./protocol/tai64n.js";
-export {
-  messageType,
-  decodeInitiation,
-  encodeInitiation,
-  decodeResponse,
-  encodeResponse,
-  decodeCookieReply,
-  encodeCookieReply,
-  writeTransportHeader,
-  type Initiation,
-  type Response,
-  type CookieReply,
-} from "./protocol/messages.js";
-export {
-  createInitiation,
-  consumeInitiation,
-  createResponse,
-  consumeResponse,
-  precomputeStaticStatic,
-  type StaticIdentity,
-  type PeerSecrets,
-  type TransportKeys,
-} from "./protocol/noise.js";
-export { CookieChecker, CookieGenerator } from "./protocol/cookie.js";
-export { RateLimiter, LoadDetector } from "./protocol/ratelimiter.js";
-export { ReplayWindow, replayAccept, replayReset, REPLAY_WORDS } from "./protocol/replay.js";
-export { AllowedIps, lookupAddress, lookupPacket } from "./tables/allowed-ips.js";
-export { parseEndpoint, formatEndpoint, type EndpointRecord } from "./tables/endpoint.js";
-export * from "./tables/shared-tables.js";
-export { createTransportBatch, copyEndpoint, RX_DROP, RX_DROP_NAMES, type TransportBatch } from "./transport/batch.js";
-export { prepareSeal } from "./transport/seal.js";
-export { prepareOpen, finishOpen } from "./transport/open.js";
-export { PeerTimers, type TimerKind } from "./protocol/timers.js";
-export { KeypairStore, RETIRE_GRACE } from "./tables/keypair-store.js";
-export { type PeerChange } from "./device/peer.js";
-export { Device, deviceRegionSize, POLL_INTERVAL, DEFAULT_LOAD_THRESHOLD, type DeviceAction, type DeviceOptions, type PeerStats } from "./device/device.js";
-// ---- end of protocol core exports ----

@@ -20,8 +20,9 @@ import { lookupPacket } from "../tables/allowed-ips.js";
 import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE, TAG_SIZE } from "../protocol/constants.js";
 import { finishOpen, isHandshakeMessage, prepareOpen } from "../transport/open.js";
 import { prepareSeal } from "../transport/seal.js";
-import { ENDPOINT_BYTES, P_CURRENT, type SharedTables } from "../tables/shared-tables.js";
-import { copyEndpoint, createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport/batch.js";
+import { copyEndpoint, CURRENT, keypairOf, peerGeneration } from "../tables/peer-slot.js";
+import { ENDPOINT_BYTES, type SharedTables } from "../tables/shared-tables.js";
+import { createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport/batch.js";
 import { sharedBuffer } from "./memory-layout.js";
 import type { HandshakeRing } from "./ring.js";
 import { BATCH, HEADROOM, SLOT_STRIDE, type WorkerRegions } from "./regions.js";
@@ -168,11 +169,11 @@ export class Datapath {
     let k = 0;
     const t = this.o.tables;
     this.staging.drain((src, length, peer, generation) => {
-      if (t.generation(peer) !== generation) {
+      if (peerGeneration(t, peer) !== generation) {
         this.count(STAT.droppedNoSession); // its peer was removed
         return true;
       }
-      if (k === BATCH || t.keypairOf(peer, P_CURRENT) < 0) return false;
+      if (k === BATCH || keypairOf(t, peer, CURRENT) < 0) return false;
       const at = base + k * SLOT_STRIDE;
       u8.copyWithin(at, src, src + length);
       tx.data[k] = at;
@@ -303,7 +304,7 @@ export class Datapath {
     for (let j = 0; j < k; j++) {
       const wire = b.lengths[j];
       if (wire === 0) {
-        if (!this.staging.add(b.data[j], this.plainLength[j], b.peers[j], o.tables.generation(b.peers[j]))) this.count(STAT.droppedNoSession);
+        if (!this.staging.add(b.data[j], this.plainLength[j], b.peers[j], peerGeneration(o.tables, b.peers[j]))) this.count(STAT.droppedNoSession);
         noSession++;
         continue;
       }

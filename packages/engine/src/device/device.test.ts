@@ -1,10 +1,10 @@
-import { ENDPOINT_BYTES } from "../tables/shared-tables.js";
 import { describe, expect, it } from "vitest";
 import { ipv4, World, type Node } from "../../test/harness.js";
 import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT } from "../protocol/constants.js";
-import { K_RECV_KEY_BYTE, K_SEND_HI, K_SEND_KEY_BYTE, K_SEND_LO, P_CURRENT, P_FLAGS, P_NEXT, PEER_WANT_HANDSHAKE } from "../tables/shared-tables.js";
+import { receiveKeyAddress, sendKeyAddress, setSendCounter } from "../tables/keypair-slot.js";
+import { copyEndpoint, CURRENT, handshakeRequested, keypairOf, NEXT } from "../tables/peer-slot.js";
+import { ENDPOINT_BYTES } from "../tables/shared-tables.js";
 import { defaultJitter } from "../protocol/timers.js";
-import { copyEndpoint } from "../transport/batch.js";
 import { parseEndpoint } from "../tables/endpoint.js";
 import { HANDSHAKE_BURST } from "../protocol/ratelimiter.js";
 
@@ -35,8 +35,8 @@ describe("Device: two peers over one shared memory", () => {
       // The initiator confirmed the keypair with a keepalive; the responder promoted it.
       expect(sentKinds(i, "keepalive")).toHaveLength(1);
       const rt = r.device.tables;
-      expect(rt.keypairOf(w.slotOf(r, i), P_CURRENT)).toBeGreaterThanOrEqual(0);
-      expect(rt.keypairOf(w.slotOf(r, i), P_NEXT)).toBe(-1);
+      expect(keypairOf(rt, w.slotOf(r, i), CURRENT)).toBeGreaterThanOrEqual(0);
+      expect(keypairOf(rt, w.slotOf(r, i), NEXT)).toBe(-1);
 
       const ab = Array.from({ length: 64 }, (_, k) => ipv4(a.vip, b.vip, 1380, k));
       expect(w.sendData(a, b, ab)).toBe(64);
@@ -210,10 +210,10 @@ describe("Device timers in virtual time", () => {
     for (const n of [a, b]) {
       const t = n.device.tables;
       for (let k = 0; k < t.keypairCapacity; k++) {
-        const keys = t.u8.subarray(t.keypairByte(k, K_SEND_KEY_BYTE), t.keypairByte(k, K_RECV_KEY_BYTE) + 32);
+        const keys = t.u8.subarray(sendKeyAddress(t, k), receiveKeyAddress(t, k) + 32);
         expect(keys.every((x) => x === 0)).toBe(true);
       }
-      expect(t.keypairOf(0, P_CURRENT)).toBe(-1);
+      expect(keypairOf(t, 0, CURRENT)).toBe(-1);
     }
   });
 
@@ -221,8 +221,8 @@ describe("Device timers in virtual time", () => {
     const { w, a, b } = pair();
     handshake(w, a, b);
     const t = a.device.tables;
-    const slot = t.keypairOf(0, P_CURRENT);
-    const key = () => t.u8.subarray(t.keypairByte(slot, K_SEND_KEY_BYTE), t.keypairByte(slot, K_RECV_KEY_BYTE) + 32);
+    const slot = keypairOf(t, 0, CURRENT);
+    const key = () => t.u8.subarray(sendKeyAddress(t, slot), receiveKeyAddress(t, slot) + 32);
     expect(key().some((x) => x !== 0)).toBe(true);
     const secrets = a.device.peerBySlot(0)!.secrets;
     a.device.close();
@@ -238,25 +238,23 @@ describe("Device message limits and load", () => {
     const { w, a, b } = pair();
     handshake(w, a, b);
     const t = a.device.tables;
-    const slot = t.keypairOf(0, P_CURRENT);
+    const slot = keypairOf(t, 0, CURRENT);
     // Jump the send counter to just below 2^60.
-    t.i32[t.keypairWord(slot, K_SEND_LO)] = -1;
-    t.i32[t.keypairWord(slot, K_SEND_HI)] = 2 ** 28 - 1;
+    setSendCounter(t, slot, -1, 2 ** 28 - 1);
     const initiations = sentKinds(a, "initiation").length;
     expect(w.sendData(a, b, [ipv4(a.vip, b.vip, 10)])).toBe(1);
-    expect(t.i32[t.peerWord(0, P_FLAGS)] & PEER_WANT_HANDSHAKE).toBe(0); // 2^60 - 1 is still fine
+    expect(handshakeRequested(t, 0)).toBe(false); // 2^60 - 1 is still fine
     expect(w.sendData(a, b, [ipv4(a.vip, b.vip, 10)])).toBe(1); // counter 2^60
-    expect(t.i32[t.peerWord(0, P_FLAGS)] & PEER_WANT_HANDSHAKE).toBe(PEER_WANT_HANDSHAKE);
+    expect(handshakeRequested(t, 0)).toBe(true);
     w.inflight.length = 0;
     w.clock.advance(REKEY_TIMEOUT);
     w.tick();
     expect(sentKinds(a, "initiation").length).toBe(initiations + 1);
 
     // A fresh session; push its counter to REJECT_AFTER_MESSAGES - 1 = 2^64 - 2^13 - 2.
-    const s2 = t.keypairOf(0, P_CURRENT);
+    const s2 = keypairOf(t, 0, CURRENT);
     expect(s2).not.toBe(slot);
-    t.i32[t.keypairWord(s2, K_SEND_LO)] = 0xffffdffe | 0;
-    t.i32[t.keypairWord(s2, K_SEND_HI)] = -1;
+    setSendCounter(t, s2, 0xffffdffe, 0xffffffff);
     const [last] = a.plane.seal(0, [ipv4(a.vip, b.vip, 10)], w.clock.now());
     expect(last).not.toBeNull();
     expect(a.plane.seal(0, [ipv4(a.vip, b.vip, 10)], w.clock.now())).toEqual([null]);

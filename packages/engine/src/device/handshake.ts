@@ -7,7 +7,11 @@
  * @module
  */
 import { COOKIE_REPLY_SIZE, HANDSHAKE_INITIATION_MIN_INTERVAL, INITIATION_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE_SIZE } from "../protocol/constants.js";
-import type { Device, DeviceAction } from "./device.js";
+import type { DeviceAction } from "./actions.js";
+import { dropInitiation, sendKeepalive, setEndpoint } from "./session.js";
+import { type DeviceState, keyId } from "./state.js";
+import { keypairPeer } from "../tables/keypair-slot.js";
+import { lookupIndex } from "../tables/receiver-index.js";
 import type { EndpointRecord } from "../tables/endpoint.js";
 import { HandshakeError } from "../protocol/errors.js";
 import { decodeCookieReply, messageType, readU32 } from "../protocol/messages.js";
@@ -24,7 +28,7 @@ function sourceKey(e: EndpointRecord): string {
 }
 
 /** Process one handshake datagram for `d`. Throws HandshakeError. */
-export function handleHandshake(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
+export function handleHandshake(d: DeviceState, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
   const type = messageType(bytes);
   if (type === 0 || !(type in SIZES)) throw new HandshakeError("bad-type");
   if (bytes.length !== SIZES[type]) throw new HandshakeError("bad-size");
@@ -41,10 +45,10 @@ export function handleHandshake(d: Device, bytes: Uint8Array, endpoint: Endpoint
   return type === MESSAGE_INITIATION ? onInitiation(d, bytes, endpoint, now) : onResponse(d, bytes, endpoint, now);
 }
 
-function onInitiation(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
+function onInitiation(d: DeviceState, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
   const identity = d.identity!;
-  const consumed = consumeInitiation(identity, bytes, (pub) => d.peerByKey(pub)?.secrets);
-  const peer = d.peerByKey(consumed.remoteStatic)!;
+  const consumed = consumeInitiation(identity, bytes, (pub) => d.peersByKey.get(keyId(pub))?.secrets);
+  const peer = d.peersByKey.get(keyId(consumed.remoteStatic))!;
   if (peer.lastTimestamp && !tai64nAfter(consumed.timestamp, peer.lastTimestamp)) {
     throw new HandshakeError("replayed-timestamp", "initiation timestamp not newer than the last one");
   }
@@ -52,13 +56,13 @@ function onInitiation(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, no
   peer.lastTimestamp = consumed.timestamp;
   peer.lastInitiationConsumed = now;
   // Answering supersedes our own pending initiation (simultaneous initiation).
-  d.dropInitiation(peer);
+  dropInitiation(d, peer);
   const localIndex = d.indices.fresh();
   const { message, keys } = createResponse(consumed.state, peer.secrets, localIndex);
   peer.cookies.addMacs(message, now);
   peer.ownedSlots.add(d.keypairs.install(peer.slot, keys, localIndex, consumed.state.remoteIndex, false, now));
   peer.lastHandshakeWall = d.clock.wallTime();
-  d.setEndpoint(peer, endpoint);
+  setEndpoint(d, peer, endpoint);
   const timers = peer.timers;
   timers.anyAuthenticatedPacketReceived();
   timers.anyAuthenticatedPacketTraversal(now);
@@ -70,7 +74,7 @@ function onInitiation(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, no
   ];
 }
 
-function onResponse(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
+function onResponse(d: DeviceState, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
   const { senderIndex, receiverIndex } = responseIndices(bytes);
   const peer = d.indices.get(receiverIndex);
   if (!peer || !peer.initiation || peer.initiation.localIndex !== receiverIndex) throw new HandshakeError("unknown-index", "response to no initiation of ours");
@@ -79,23 +83,23 @@ function onResponse(d: Device, bytes: Uint8Array, endpoint: EndpointRecord, now:
   peer.initiation = null;
   peer.ownedSlots.add(d.keypairs.install(peer.slot, keys, receiverIndex, senderIndex, true, now));
   peer.lastHandshakeWall = d.clock.wallTime();
-  d.setEndpoint(peer, endpoint);
+  setEndpoint(d, peer, endpoint);
   const timers = peer.timers;
   timers.handshakeComplete();
   timers.sessionDerived(now);
   timers.anyAuthenticatedPacketReceived();
   timers.anyAuthenticatedPacketTraversal(now);
   // The responder may only send once it has seen us use the keypair: confirm at once.
-  return [{ type: "keypair", peer: peer.slot, role: "initiator" }, ...d.sendKeepalive(peer, now)];
+  return [{ type: "keypair", peer: peer.slot, role: "initiator" }, ...sendKeepalive(d, peer, now)];
 }
 
-function onCookieReply(d: Device, bytes: Uint8Array, now: number): DeviceAction[] {
+function onCookieReply(d: DeviceState, bytes: Uint8Array, now: number): DeviceAction[] {
   const index = decodeCookieReply(bytes).receiverIndex;
   let peer = d.indices.get(index);
   if (!peer) {
     // A reply to a response of ours names the index of the keypair that response created.
-    const slot = d.tables.lookupIndex(index);
-    if (slot >= 0) peer = d.peerBySlot(d.tables.peerOf(slot));
+    const slot = lookupIndex(d.tables, index);
+    if (slot >= 0) peer = d.peersBySlot.get(keypairPeer(d.tables, slot));
   }
   if (!peer) throw new HandshakeError("unknown-index", "cookie reply for no message of ours");
   peer.cookies.consumeReply(bytes, now);

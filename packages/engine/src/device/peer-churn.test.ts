@@ -9,8 +9,12 @@ import { ipv4, World, type Node } from "../../test/harness.js";
 import { uapiDevice } from "../runtime/uapi-device.js";
 import { generatePrivateKey, publicKeyOf } from "../protocol/dh.js";
 import { encodeKeyHex } from "../protocol/keys.js";
-import { K_FLAGS, KEYPAIR_SLOT_BYTES, P_CURRENT, P_NEXT, P_PREVIOUS, P_RX_PACKETS } from "../tables/shared-tables.js";
+import { keypairFlags } from "../tables/keypair-slot.js";
+import { CURRENT, keypairOf, NEXT, peerGeneration, PREVIOUS, readCounters, readEndpoint } from "../tables/peer-slot.js";
+import { KEYPAIR_SLOT_BYTES, type SharedTables } from "../tables/shared-tables.js";
 import { parseSet } from "../uapi/protocol.js";
+
+const rxPackets = (t: SharedTables, peer: number) => readCounters(t, peer, { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 }).rxPackets;
 
 function hubWithSpokes(n: number) {
   const w = new World();
@@ -31,12 +35,12 @@ function hubWithSpokes(n: number) {
 function session(w: World, hub: Node, spoke: Node) {
   const t = hub.device.tables;
   const peer = w.slotOf(hub, spoke);
-  const slots = ([P_CURRENT, P_PREVIOUS, P_NEXT] as const).map((f) => t.keypairOf(peer, f));
+  const slots = ([CURRENT, PREVIOUS, NEXT] as const).map((f) => keypairOf(t, peer, f));
   const start = t.keypairByte(slots[0], 0);
   return {
     peer,
     slots,
-    flags: t.i32[t.keypairWord(slots[0], K_FLAGS)],
+    flags: keypairFlags(t, slots[0]),
     // Keys, indices, counters and replay window of the current keypair, byte for byte.
     current: createHash("sha256").update(t.u8.subarray(start, start + KEYPAIR_SLOT_BYTES)).digest("hex"),
   };
@@ -44,13 +48,13 @@ function session(w: World, hub: Node, spoke: Node) {
 
 function trafficFlows(w: World, hub: Node, spokes: Node[]): void {
   for (const s of spokes) {
-    const before = hub.device.tables.i32[hub.device.tables.peerWord(w.slotOf(hub, s), P_RX_PACKETS)];
+    const before = rxPackets(hub.device.tables, w.slotOf(hub, s));
     const packets = Array.from({ length: 8 }, (_, k) => ipv4(s.vip, hub.vip, 100, k));
     expect(w.sendData(s, hub, packets), `${s.name} can still seal`).toBe(8);
     const delivered = hub.delivered.length;
     w.pump();
     expect(hub.delivered.length - delivered, `${s.name}'s packets reach the hub`).toBe(8);
-    expect(hub.device.tables.i32[hub.device.tables.peerWord(w.slotOf(hub, s), P_RX_PACKETS)]).toBe(before + 8);
+    expect(rxPackets(hub.device.tables, w.slotOf(hub, s))).toBe(before + 8);
     // And the other way: the hub still seals for the spoke with the same session.
     const back = hub.plane.seal(w.slotOf(hub, s), [ipv4(hub.vip, s.vip, 60)], w.clock.now());
     expect(back[0], `the hub still has a session with ${s.name}`).not.toBeNull();
@@ -99,14 +103,14 @@ describe("peers added and removed while others have sessions", () => {
     const [gone, kept] = spokes;
     const t = hub.device.tables;
     const slot = w.slotOf(hub, gone);
-    const generation = t.generation(slot);
+    const generation = peerGeneration(t, slot);
     hub.device.removePeer(gone.publicKey);
     const newcomer = publicKeyOf(generatePrivateKey());
     expect(hub.device.addPeer({ publicKey: newcomer })).toBe(slot);
-    expect(([P_CURRENT, P_PREVIOUS, P_NEXT] as const).map((f) => t.keypairOf(slot, f))).toEqual([-1, -1, -1]);
-    expect(t.i32[t.peerWord(slot, P_RX_PACKETS)]).toBe(0);
-    expect(t.u8[t.endpointAddress(slot)]).toBe(0);
-    expect(t.generation(slot)).toBe(generation + 1);
+    expect(([CURRENT, PREVIOUS, NEXT] as const).map((f) => keypairOf(t, slot, f))).toEqual([-1, -1, -1]);
+    expect(rxPackets(t, slot)).toBe(0);
+    expect(readEndpoint(t, slot).record.every((b) => b === 0)).toBe(true);
+    expect(peerGeneration(t, slot)).toBe(generation + 1);
     expect(hub.plane.seal(slot, [ipv4(hub.vip, "100.64.0.99", 20)], w.clock.now())[0]).toBeNull();
     trafficFlows(w, hub, [kept]);
   });

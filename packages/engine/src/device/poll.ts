@@ -8,76 +8,55 @@
  * @module
  */
 import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_TIMEOUT } from "../protocol/constants.js";
-import type { Device, DeviceAction } from "./device.js";
+import { keypairCreatedAt, keypairFlags, KP_INITIATOR } from "../tables/keypair-slot.js";
+import { type PeerCounters, readCounters, readEndpoint, takeHandshakeRequest } from "../tables/peer-slot.js";
+import type { DeviceAction } from "./actions.js";
 import type { Peer } from "./peer.js";
-import {
-  ENDPOINT_BYTES,
-  K_CREATED_BYTE,
-  K_FLAGS,
-  KP_INITIATOR,
-  P_ENDPOINT_SEQ,
-  P_FLAGS,
-  P_PROMOTIONS,
-  P_RX_DATA,
-  P_RX_PACKETS,
-  P_TX_DATA,
-  P_TX_PACKETS,
-  PEER_WANT_HANDSHAKE,
-} from "../tables/shared-tables.js";
+import { sendInitiation } from "./session.js";
+import type { DeviceState } from "./state.js";
+
+/** Scratch for one poll, reused: the control plane is one thread. */
+const now_: PeerCounters = { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 };
 
 /** Poll one peer's shared counters and flags; actions (initiations) are appended. */
-export function pollPeer(d: Device, peer: Peer, now: number, actions: DeviceAction[]): void {
-  const t = d.tables;
-  const w = (f: number) => t.peerWord(peer.slot, f);
+export function pollPeer(d: DeviceState, peer: Peer, now: number, actions: DeviceAction[]): void {
   const seen = peer.polled;
-  const rxPackets = Atomics.load(t.i32, w(P_RX_PACKETS));
-  const rxData = Atomics.load(t.i32, w(P_RX_DATA));
-  const txPackets = Atomics.load(t.i32, w(P_TX_PACKETS));
-  const txData = Atomics.load(t.i32, w(P_TX_DATA));
+  const c = readCounters(d.tables, peer.slot, now_);
   // Received before sent: a reply we sent after receiving must stop the keepalive timer.
-  if (rxPackets !== seen.rxPackets) {
+  if (c.rxPackets !== seen.rxPackets) {
     peer.timers.anyAuthenticatedPacketReceived();
     peer.timers.anyAuthenticatedPacketTraversal(now);
     rekeyOnReceive(d, peer, now, actions);
   }
-  if (rxData !== seen.rxData) peer.timers.dataReceived(now);
-  if (txData !== seen.txData) peer.timers.dataSent(now);
-  if (txPackets !== seen.txPackets) {
+  if (c.rxData !== seen.rxData) peer.timers.dataReceived(now);
+  if (c.txData !== seen.txData) peer.timers.dataSent(now);
+  if (c.txPackets !== seen.txPackets) {
     peer.timers.anyAuthenticatedPacketSent();
     peer.timers.anyAuthenticatedPacketTraversal(now);
   }
-  Object.assign(seen, { rxPackets, rxData, txPackets, txData });
-  const promotions = Atomics.load(t.i32, w(P_PROMOTIONS));
-  if (promotions !== seen.promotions) {
-    seen.promotions = promotions;
+  seen.rxPackets = c.rxPackets;
+  seen.rxData = c.rxData;
+  seen.txPackets = c.txPackets;
+  seen.txData = c.txData;
+  if (c.promotions !== seen.promotions) {
+    seen.promotions = c.promotions;
     d.keypairs.reconcile(peer.slot, peer.ownedSlots, now);
   }
-  if (Atomics.load(t.i32, w(P_ENDPOINT_SEQ)) !== seen.endpointSeq) readEndpoint(d, peer);
-  if (Atomics.and(t.i32, w(P_FLAGS), ~PEER_WANT_HANDSHAKE) & PEER_WANT_HANDSHAKE) actions.push(...d.sendInitiation(peer, now, false));
+  if (c.endpointSeq !== seen.endpointSeq) pollEndpoint(d, peer);
+  if (takeHandshakeRequest(d.tables, peer.slot)) actions.push(...sendInitiation(d, peer, now, false));
 }
 
 /** The initiator renews a keypair about to reach REJECT_AFTER_TIME while the peer still talks. */
-function rekeyOnReceive(d: Device, peer: Peer, now: number, actions: DeviceAction[]): void {
-  const t = d.tables;
+function rekeyOnReceive(d: DeviceState, peer: Peer, now: number, actions: DeviceAction[]): void {
   const [current] = d.keypairs.slotsOf(peer.slot);
-  if (current < 0 || (t.i32[t.keypairWord(current, K_FLAGS)] & KP_INITIATOR) === 0) return;
-  const age = now - t.f64[t.keypairByte(current, K_CREATED_BYTE) >> 3];
-  if (age >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT && !peer.initiation) actions.push(...d.sendInitiation(peer, now, false));
+  if (current < 0 || (keypairFlags(d.tables, current) & KP_INITIATOR) === 0) return;
+  const age = now - keypairCreatedAt(d.tables, current);
+  if (age >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT && !peer.initiation) actions.push(...sendInitiation(d, peer, now, false));
 }
 
-/** Copy the endpoint record a worker wrote (seqlock: retry while it changes). */
-export function readEndpoint(d: Device, peer: Peer): void {
-  const t = d.tables;
-  const seq = t.peerWord(peer.slot, P_ENDPOINT_SEQ);
-  const at = t.endpointAddress(peer.slot);
-  for (;;) {
-    const before = Atomics.load(t.i32, seq);
-    if (before & 1) continue;
-    const copy = t.u8.slice(at, at + ENDPOINT_BYTES);
-    if (Atomics.load(t.i32, seq) === before) {
-      peer.endpoint = copy;
-      peer.polled.endpointSeq = before;
-      return;
-    }
-  }
+/** Take the endpoint record a worker wrote (roaming). */
+export function pollEndpoint(d: DeviceState, peer: Peer): void {
+  const { record, seq } = readEndpoint(d.tables, peer.slot);
+  peer.endpoint = record;
+  peer.polled.endpointSeq = seq;
 }

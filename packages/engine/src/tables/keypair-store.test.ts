@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { IndexTable } from "../protocol/index-table.js";
 import { KeypairStore, RETIRE_GRACE } from "./keypair-store.js";
-import { K_FLAGS, K_SEND_KEY_BYTE, KP_SEND_ALLOWED, P_CURRENT, P_NEXT, P_PREVIOUS, SharedTables, sharedTablesSize } from "./shared-tables.js";
+import { keypairFlags, KP_SEND_ALLOWED, sendKeyAddress } from "./keypair-slot.js";
+import { CURRENT, keypairOf, NEXT, PREVIOUS } from "./peer-slot.js";
+import { lookupIndex } from "./receiver-index.js";
+import { SharedTables, sharedTablesSize } from "./shared-tables.js";
 
 const cap = { peers: 2, keypairs: 6 };
 const keys = () => ({ send: new Uint8Array(32).fill(1), receive: new Uint8Array(32).fill(2) });
@@ -20,15 +23,15 @@ describe("keypair rotation", () => {
     expect(store.slotsOf(0)).toEqual([b, a, -1]);
     const c = store.install(0, keys(), 13, 23, false, 0);
     expect(store.slotsOf(0)).toEqual([b, -1, c]); // previous dropped, as wireguard-go does
-    expect(t.i32[t.keypairWord(c, K_FLAGS)] & KP_SEND_ALLOWED).toBe(0);
-    expect(t.lookupIndex(11)).toBe(-1);
-    expect(t.lookupIndex(12)).toBe(b);
-    expect(t.lookupIndex(13)).toBe(c);
+    expect(keypairFlags(t, c) & KP_SEND_ALLOWED).toBe(0);
+    expect(lookupIndex(t, 11)).toBe(-1);
+    expect(lookupIndex(t, 12)).toBe(b);
+    expect(lookupIndex(t, 13)).toBe(c);
     // An initiator handshake while a `next` exists: previous <- next, current retired.
     const d = store.install(0, keys(), 14, 24, true, 0);
     expect(store.slotsOf(0)).toEqual([d, c, -1]);
-    expect(t.lookupIndex(12)).toBe(-1);
-    expect(([P_CURRENT, P_PREVIOUS, P_NEXT] as const).map((f) => t.keypairOf(1, f))).toEqual([-1, -1, -1]);
+    expect(lookupIndex(t, 12)).toBe(-1);
+    expect(([CURRENT, PREVIOUS, NEXT] as const).map((f) => keypairOf(t, 1, f))).toEqual([-1, -1, -1]);
   });
 
   it("retired slots are zeroed after the grace period, or reused early when none is free", () => {
@@ -39,7 +42,7 @@ describe("keypair rotation", () => {
     store.collect(19 + RETIRE_GRACE);
     const [current, previous] = store.slotsOf(0);
     for (let k = 0; k < cap.keypairs; k++) {
-      const key = t.u8.subarray(t.keypairByte(k, K_SEND_KEY_BYTE), t.keypairByte(k, K_SEND_KEY_BYTE) + 32);
+      const key = t.u8.subarray(sendKeyAddress(t, k), sendKeyAddress(t, k) + 32);
       expect(key.every((x) => x === 0)).toBe(k !== current && k !== previous);
     }
   });

@@ -13,28 +13,10 @@
  */
 import { LayoutError } from "../protocol/errors.js";
 import type { TransportKeys } from "../protocol/noise.js";
-import { replayReset } from "../protocol/replay.js";
-import {
-  K_CREATED_BYTE,
-  K_FLAGS,
-  K_LOCAL_INDEX,
-  K_RECV_KEY_BYTE,
-  K_REMOTE_INDEX,
-  K_REPLAY,
-  K_SEND_HI,
-  K_SEND_KEY_BYTE,
-  K_SEND_LO,
-  KEYPAIR_SLOT_BYTES,
-  KP_EXPIRED,
-  KP_INITIATOR,
-  KP_SEND_ALLOWED,
-  KP_VALID,
-  P_CURRENT,
-  P_LOCK,
-  P_NEXT,
-  P_PREVIOUS,
-  type SharedTables,
-} from "./shared-tables.js";
+import { addKeypairFlags, clearKeypairFlags, initKeypair, KP_EXPIRED, localIndex, wipeKeypair } from "./keypair-slot.js";
+import { CURRENT, keypairOf, lockPeer, NEXT, PREVIOUS, setKeypairOf, unlockPeer } from "./peer-slot.js";
+import { insertIndex, removeIndex } from "./receiver-index.js";
+import type { SharedTables } from "./shared-tables.js";
 
 /** A retired slot is reused no sooner than this (ms). */
 export const RETIRE_GRACE = 1_000;
@@ -66,39 +48,28 @@ export class KeypairStore {
     const slot = this.free.shift();
     if (slot === undefined) throw new LayoutError("no free keypair slot: capacity must be at least 3 per peer");
     const t = this.t;
-    const w = (f: number) => t.keypairWord(slot, f);
-    replayReset(t.i32, w(K_REPLAY));
-    t.i32[w(K_SEND_LO)] = 0;
-    t.i32[w(K_SEND_HI)] = 0;
-    t.setPeerOf(slot, peer);
-    t.i32[w(K_LOCAL_INDEX)] = localIndex | 0;
-    t.i32[w(K_REMOTE_INDEX)] = remoteIndex | 0;
-    t.f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3] = now;
-    t.writeKey(slot, K_SEND_KEY_BYTE, keys.send);
-    t.writeKey(slot, K_RECV_KEY_BYTE, keys.receive);
+    initKeypair(t, slot, { peer, localIndex, remoteIndex, sendKey: keys.send, receiveKey: keys.receive, createdAt: now, initiator });
     keys.send.fill(0);
     keys.receive.fill(0);
-    Atomics.store(t.i32, w(K_FLAGS), KP_VALID | (initiator ? KP_INITIATOR | KP_SEND_ALLOWED : 0));
-    t.insertIndex(localIndex, slot);
+    insertIndex(t, localIndex, slot);
 
     const out: number[] = [];
-    const lockWord = t.peerWord(peer, P_LOCK);
-    t.lock(lockWord);
+    lockPeer(t, peer);
     const [current, previous, next] = this.slotsOf(peer);
     if (initiator) {
       out.push(previous);
       if (next >= 0) {
-        t.setKeypairOf(peer, P_PREVIOUS, next);
-        t.setKeypairOf(peer, P_NEXT, -1);
+        setKeypairOf(t, peer, PREVIOUS, next);
+        setKeypairOf(t, peer, NEXT, -1);
         out.push(current);
-      } else t.setKeypairOf(peer, P_PREVIOUS, current);
-      t.setKeypairOf(peer, P_CURRENT, slot);
+      } else setKeypairOf(t, peer, PREVIOUS, current);
+      setKeypairOf(t, peer, CURRENT, slot);
     } else {
       out.push(next, previous);
-      t.setKeypairOf(peer, P_PREVIOUS, -1);
-      t.setKeypairOf(peer, P_NEXT, slot);
+      setKeypairOf(t, peer, PREVIOUS, -1);
+      setKeypairOf(t, peer, NEXT, slot);
     }
-    t.unlock(lockWord);
+    unlockPeer(t, peer);
     for (const s of out) if (s >= 0) this.retire(s, now);
     return slot;
   }
@@ -106,22 +77,21 @@ export class KeypairStore {
   /** The (current, previous, next) slots of `peer`, -1 for none. */
   slotsOf(peer: number): [number, number, number] {
     const t = this.t;
-    return [t.keypairOf(peer, P_CURRENT), t.keypairOf(peer, P_PREVIOUS), t.keypairOf(peer, P_NEXT)];
+    return [keypairOf(t, peer, CURRENT), keypairOf(t, peer, PREVIOUS), keypairOf(t, peer, NEXT)];
   }
 
   /** Mark `slot` expired: workers stop using it; it stays registered until retired. */
   expire(slot: number): void {
-    Atomics.or(this.t.i32, this.t.keypairWord(slot, K_FLAGS), KP_EXPIRED);
+    addKeypairFlags(this.t, slot, KP_EXPIRED);
   }
 
   /** Retire every keypair of `peer` (keys zeroed after the grace period). */
   retireAll(peer: number, now: number): void {
     const t = this.t;
-    const lockWord = t.peerWord(peer, P_LOCK);
-    t.lock(lockWord);
+    lockPeer(t, peer);
     const slots = this.slotsOf(peer);
-    for (const field of [P_CURRENT, P_PREVIOUS, P_NEXT] as const) t.setKeypairOf(peer, field, -1);
-    t.unlock(lockWord);
+    for (const role of [CURRENT, PREVIOUS, NEXT] as const) setKeypairOf(t, peer, role, -1);
+    unlockPeer(t, peer);
     for (const s of slots) if (s >= 0) this.retire(s, now);
   }
 
@@ -144,9 +114,7 @@ export class KeypairStore {
   collect(now: number): void {
     while (this.retired.length > 0 && now - this.retired[0].at >= RETIRE_GRACE) {
       const { slot } = this.retired.shift()!;
-      const start = this.t.keypairByte(slot, 0);
-      // Zeroed is empty: no owner, no keys, no index.
-      this.t.u8.fill(0, start, start + KEYPAIR_SLOT_BYTES);
+      wipeKeypair(this.t, slot);
       this.free.push(slot);
     }
   }
@@ -158,9 +126,8 @@ export class KeypairStore {
 
   private retire(slot: number, now: number): void {
     const t = this.t;
-    const flags = Atomics.exchange(t.i32, t.keypairWord(slot, K_FLAGS), 0);
-    if (flags === 0) return; // already retired
-    t.removeIndex(t.i32[t.keypairWord(slot, K_LOCAL_INDEX)] >>> 0);
+    if (clearKeypairFlags(t, slot) === 0) return; // already retired
+    removeIndex(t, localIndex(t, slot));
     this.retired.push({ slot, at: now });
   }
 }

@@ -16,16 +16,11 @@
  * replay window is updated under its lock only after the tag verified; the responder's
  * `next` keypair is promoted to `current` on its first authenticated packet.
  *
- * The work is split like wireguard-go's send.go / receive.go: `send.ts` (prepareSeal) and
- * `receive.ts` (prepareOpen, finishOpen); this file holds the batch and what both share.
+ * The work is split like wireguard-go's send.go / receive.go: `seal.ts` (prepareSeal) and
+ * `open.ts` (prepareOpen, finishOpen); this file holds the batch and what both share.
  * @module
  */
 import { DESC_LENGTH, DESC_SIZE, DESC_STATUS } from "../protocol/aead.js";
-import { ENDPOINT_BYTES, P_ENDPOINT_SEQ, type SharedTables } from "../tables/shared-tables.js";
-
-/** @internal REJECT_AFTER_MESSAGES = 2^64 - 2^13 - 1 as (hi, lo): a counter must stay below it. */
-export const REJECT_HI = 0xffffffff;
-export const REJECT_LO = 0xffffdfff;
 
 /**
  * Why a received datagram was not delivered, in the order of the worker's counters
@@ -124,26 +119,4 @@ export function failDescriptor(i32: Int32Array, descPtr: number, j: number): voi
 /** @internal The data length (ciphertext and tag) of descriptor `j`. */
 export function descriptorLength(i32: Int32Array, descPtr: number, j: number): number {
   return i32[(descPtr + j * DESC_SIZE + DESC_LENGTH) >> 2];
-}
-
-/** @internal Add n to a (lo, hi) u32 pair of counters; the adder that wraps lo carries into hi. */
-export function add64(i32: Int32Array, loWord: number, n: number): void {
-  const old = Atomics.add(i32, loWord, n) >>> 0;
-  if (old + n > 0xffffffff) Atomics.add(i32, loWord + 1, 1);
-}
-
-/**
- * Copy peer `peer`'s current endpoint record (ENDPOINT_BYTES, io-shim's address record) to byte
- * address `dst` of the shared buffer, e.g. into a sendmmsg header; false when the peer has
- * none yet (family 0). Consistent even while a worker or the control plane rewrites it.
- */
-export function copyEndpoint(t: SharedTables, peer: number, dst: number): boolean {
-  const seq = t.peerWord(peer, P_ENDPOINT_SEQ);
-  const src = t.endpointAddress(peer);
-  for (;;) {
-    const before = Atomics.load(t.i32, seq);
-    if (before & 1) continue;
-    t.u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
-    if (Atomics.load(t.i32, seq) === before) return t.u8[dst] !== 0;
-  }
 }

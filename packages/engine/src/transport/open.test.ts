@@ -9,7 +9,9 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ipv4, World, type Node } from "../../test/harness.js";
-import { K_LOCAL_INDEX, P_CURRENT } from "../tables/shared-tables.js";
+import { localIndex } from "../tables/keypair-slot.js";
+import { CURRENT, keypairOf } from "../tables/peer-slot.js";
+import { lookupIndex } from "../tables/receiver-index.js";
 import { RX_DROP, RX_DROP_NAMES } from "./batch.js";
 
 type Reason = (typeof RX_DROP_NAMES)[number];
@@ -61,11 +63,11 @@ describe("receive path (prepareOpen -> openBatch -> finishOpen)", () => {
   };
   const liveIndex = (peer: Node) => {
     const t = hub.device.tables;
-    return t.i32[t.keypairWord(t.keypairOf(w.slotOf(hub, peer), P_CURRENT), K_LOCAL_INDEX)] >>> 0;
+    return localIndex(t, keypairOf(t, w.slotOf(hub, peer), CURRENT));
   };
   const randomUnknownIndex = (r: number) => {
     let index = r >>> 0 || 1;
-    while (hub.device.tables.lookupIndex(index) >= 0) index = (index * 2654435761 + 1) >>> 0;
+    while (lookupIndex(hub.device.tables, index) >= 0) index = (index * 2654435761 + 1) >>> 0;
     return index;
   };
 
@@ -82,9 +84,9 @@ describe("receive path (prepareOpen -> openBatch -> finishOpen)", () => {
     handshake(a);
     handshake(c);
     // Precondition: the first session is gone from the hub, the newest ones are live.
-    expect(hub.device.tables.lookupIndex(staleIndex)).toBe(-1);
-    expect(hub.device.tables.lookupIndex(liveIndex(a))).toBeGreaterThanOrEqual(0);
-    expect(hub.device.tables.lookupIndex(liveIndex(c))).toBeGreaterThanOrEqual(0);
+    expect(lookupIndex(hub.device.tables, staleIndex)).toBe(-1);
+    expect(lookupIndex(hub.device.tables, liveIndex(a))).toBeGreaterThanOrEqual(0);
+    expect(lookupIndex(hub.device.tables, liveIndex(c))).toBeGreaterThanOrEqual(0);
   });
 
   /** Builds one datagram of `kind` and says what must become of it. */
@@ -206,7 +208,7 @@ describe("receive path (prepareOpen -> openBatch -> finishOpen)", () => {
     const reason = RX_DROP.droppedNoKeypair;
     expect(opened().packet).not.toBeNull();
 
-    const slot = t.keypairOf(w.slotOf(hub, a), P_CURRENT);
+    const slot = keypairOf(t, w.slotOf(hub, a), CURRENT);
     hub.device.keypairs.expire(slot);
     const before = hub.plane.batch.drops[reason];
     expect(opened()).toEqual({ peer: -1, packet: null });

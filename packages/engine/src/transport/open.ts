@@ -1,9 +1,8 @@
 /**
  * Receiving transport data (whitepaper §5.4.6), the worker's side, per batch: see
- * transport.ts for the whole path.
+ * batch.ts for the whole path.
  * @module
  */
-import { lookupPacket } from "../tables/allowed-ips.js";
 import {
   MESSAGE_COOKIE_REPLY,
   MESSAGE_INITIATION,
@@ -14,40 +13,38 @@ import {
   TRANSPORT_MIN_SIZE,
 } from "../protocol/constants.js";
 import { readU32 } from "../protocol/messages.js";
-import { replayAccept } from "../protocol/replay.js";
+import { lookupPacket } from "../tables/allowed-ips.js";
 import {
-  ENDPOINT_BYTES,
-  K_CREATED_BYTE,
-  K_FLAGS,
-  K_LOCAL_INDEX,
-  K_LOCK,
-  K_RECV_KEY_BYTE,
-  K_REPLAY,
+  acceptCounter,
+  addKeypairFlags,
+  keypairCreatedAt,
+  keypairFlags,
+  keypairPeer,
   KP_EXPIRED,
   KP_SEND_ALLOWED,
   KP_VALID,
-  P_CURRENT,
-  P_ENDPOINT_SEQ,
-  P_LOCK,
-  P_NEXT,
-  P_PREVIOUS,
-  P_PROMOTIONS,
-  P_RX_BYTES_LO,
-  P_RX_DATA,
-  P_RX_PACKETS,
-  type SharedTables,
-} from "../tables/shared-tables.js";
-import {
-  add64,
-  descriptorLength,
-  descriptorOk,
-  failDescriptor,
+  localIndex,
+  lockReplay,
+  receiveKeyAddress,
   REJECT_HI,
   REJECT_LO,
-  RX_DROP,
-  writeDesc,
-  type TransportBatch,
-} from "./batch.js";
+  unlockReplay,
+} from "../tables/keypair-slot.js";
+import {
+  countPromotion,
+  countReceived,
+  CURRENT,
+  keypairOf,
+  lockPeer,
+  NEXT,
+  PREVIOUS,
+  roamEndpoint,
+  setKeypairOf,
+  unlockPeer,
+} from "../tables/peer-slot.js";
+import { lookupIndex } from "../tables/receiver-index.js";
+import type { SharedTables } from "../tables/shared-tables.js";
+import { descriptorLength, descriptorOk, failDescriptor, RX_DROP, writeDesc, type TransportBatch } from "./batch.js";
 
 /** Whether the datagram of `len` bytes at `d` is a handshake message (type 1-3), which is the control plane's. */
 export function isHandshakeMessage(u8: Uint8Array, d: number, len: number): boolean {
@@ -66,7 +63,7 @@ export function isHandshakeMessage(u8: Uint8Array, d: number, len: number): bool
  * counted in `b.drops` by reason; handshake messages are skipped uncounted.
  */
 export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): number {
-  const { i32, u8, f64 } = t;
+  const { i32, u8 } = t;
   const drops = b.drops;
   let n = 0;
   // Datagrams of a batch mostly carry the same receiver index: judge it once per run.
@@ -93,11 +90,8 @@ export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): nu
     const index = readU32(u8, d + 4);
     if (index !== lastIndex || index === 0) {
       lastIndex = index;
-      slot = t.lookupIndex(index);
-      if (slot >= 0) {
-        const flags = Atomics.load(i32, t.keypairWord(slot, K_FLAGS));
-        if ((flags & (KP_VALID | KP_EXPIRED)) !== KP_VALID || now - f64[t.keypairByte(slot, K_CREATED_BYTE) >> 3] >= REJECT_AFTER_TIME) slot = -1;
-      }
+      slot = lookupIndex(t, index);
+      if (slot >= 0 && ((keypairFlags(t, slot) & (KP_VALID | KP_EXPIRED)) !== KP_VALID || now - keypairCreatedAt(t, slot) >= REJECT_AFTER_TIME)) slot = -1;
     }
     if (slot < 0) {
       drops[RX_DROP.droppedNoKeypair]++;
@@ -109,7 +103,7 @@ export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): nu
       drops[RX_DROP.droppedCounterLimit]++;
       continue;
     }
-    writeDesc(i32, b.descPtr, n, t.keypairByte(slot, K_RECV_KEY_BYTE), lo, hi, d + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE);
+    writeDesc(i32, b.descPtr, n, receiveKeyAddress(t, slot), lo, hi, d + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE);
     b.descPacket[n++] = i;
     b.peers[i] = slot;
   }
@@ -128,34 +122,17 @@ function innerLength(u8: Uint8Array, off: number, avail: number): number {
 
 /** The responder's confirmation rule: its first authenticated packet on `next` makes it current. */
 function confirmNext(t: SharedTables, peer: number, slot: number): void {
-  const lockWord = t.peerWord(peer, P_LOCK);
-  t.lock(lockWord);
-  if (t.keypairOf(peer, P_NEXT) === slot) {
-    const old = t.keypairOf(peer, P_PREVIOUS);
-    if (old >= 0) Atomics.or(t.i32, t.keypairWord(old, K_FLAGS), KP_EXPIRED);
-    t.setKeypairOf(peer, P_PREVIOUS, t.keypairOf(peer, P_CURRENT));
-    Atomics.or(t.i32, t.keypairWord(slot, K_FLAGS), KP_SEND_ALLOWED);
-    t.setKeypairOf(peer, P_CURRENT, slot);
-    t.setKeypairOf(peer, P_NEXT, -1);
-    Atomics.add(t.i32, t.peerWord(peer, P_PROMOTIONS), 1);
+  lockPeer(t, peer);
+  if (keypairOf(t, peer, NEXT) === slot) {
+    const old = keypairOf(t, peer, PREVIOUS);
+    if (old >= 0) addKeypairFlags(t, old, KP_EXPIRED);
+    setKeypairOf(t, peer, PREVIOUS, keypairOf(t, peer, CURRENT));
+    addKeypairFlags(t, slot, KP_SEND_ALLOWED);
+    setKeypairOf(t, peer, CURRENT, slot);
+    setKeypairOf(t, peer, NEXT, -1);
+    countPromotion(t, peer);
   }
-  t.unlock(lockWord);
-}
-
-/** Roaming: the peer's endpoint becomes the source of its latest authenticated packet. */
-function updateEndpoint(t: SharedTables, peer: number, src: number): void {
-  const u8 = t.u8;
-  const dst = t.endpointAddress(peer);
-  let same = true;
-  for (let k = 0; k < ENDPOINT_BYTES && same; k++) same = u8[dst + k] === u8[src + k];
-  if (same) return;
-  const lockWord = t.peerWord(peer, P_LOCK);
-  t.lock(lockWord);
-  const seq = t.peerWord(peer, P_ENDPOINT_SEQ);
-  Atomics.add(t.i32, seq, 1); // odd: being written
-  u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
-  Atomics.add(t.i32, seq, 1);
-  t.unlock(lockWord);
+  unlockPeer(t, peer);
 }
 
 /**
@@ -176,9 +153,8 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     const slot = b.peers[b.descPacket[j]];
     let end = j + 1;
     while (end < n && b.peers[b.descPacket[end]] === slot) end++;
-    const owned = (i32[t.keypairWord(slot, K_LOCAL_INDEX)] | 0) === (readU32(u8, b.data[b.descPacket[j]] + 4) | 0);
-    const lockWord = t.keypairWord(slot, K_LOCK);
-    if (owned) t.lock(lockWord);
+    const owned = localIndex(t, slot) === readU32(u8, b.data[b.descPacket[j]] + 4);
+    if (owned) lockReplay(t, slot);
     for (let k = j; k < end; k++) {
       const d = b.data[b.descPacket[k]];
       if (!descriptorOk(i32, b.descPtr, k)) drops[RX_DROP.droppedAuth]++;
@@ -186,12 +162,12 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
         // The keypair was retired and its slot reused while the batch was being opened.
         failDescriptor(i32, b.descPtr, k);
         drops[RX_DROP.droppedNoKeypair]++;
-      } else if (!replayAccept(i32, lockWord - K_LOCK + K_REPLAY, readU32(u8, d + 8), readU32(u8, d + 12))) {
+      } else if (!acceptCounter(t, slot, readU32(u8, d + 8), readU32(u8, d + 12))) {
         failDescriptor(i32, b.descPtr, k);
         drops[RX_DROP.droppedReplay]++;
       }
     }
-    if (owned) t.unlock(lockWord);
+    if (owned) unlockReplay(t, slot);
     j = end;
   }
   // Pass 2: promotion, roaming, counters, inner packet checks.
@@ -211,7 +187,7 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     const d = b.data[i];
     b.peers[i] = -1;
     if (!descriptorOk(i32, b.descPtr, j)) continue;
-    const peer = t.peerOf(slot);
+    const peer = keypairPeer(t, slot);
     if (peer < 0) {
       drops[RX_DROP.droppedNoKeypair]++;
       continue;
@@ -219,7 +195,7 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     if (slot !== lastSlot) {
       // Only the first packet of a run can find its keypair still in `next`.
       lastSlot = slot;
-      if (t.keypairOf(peer, P_NEXT) === slot) confirmNext(t, peer, slot);
+      if (keypairOf(t, peer, NEXT) === slot) confirmNext(t, peer, slot);
     }
     if (peer !== runPeer) {
       flushRun(t, runPeer, runBytes, runPackets, runData, runSource);
@@ -266,8 +242,6 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
 /** Counters of a run of packets from one peer; its endpoint becomes the run's latest source. */
 function flushRun(t: SharedTables, peer: number, bytes: number, packets: number, data: number, source: number): void {
   if (peer < 0 || packets === 0) return;
-  if (source !== 0) updateEndpoint(t, peer, source);
-  add64(t.i32, t.peerWord(peer, P_RX_BYTES_LO), bytes);
-  Atomics.add(t.i32, t.peerWord(peer, P_RX_PACKETS), packets);
-  if (data > 0) Atomics.add(t.i32, t.peerWord(peer, P_RX_DATA), data);
+  if (source !== 0) roamEndpoint(t, peer, source);
+  countReceived(t, peer, packets, data, bytes);
 }
