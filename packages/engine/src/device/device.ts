@@ -15,6 +15,7 @@ import { CookieChecker } from "../protocol/cookie.js";
 import { publicKeyOf, zeroKeys } from "../protocol/dh.js";
 import { ConfigError, HandshakeError, LayoutError, REDACTED } from "../protocol/errors.js";
 import { IndexTable } from "../protocol/index-table.js";
+import { keysEqual } from "../protocol/keys.js";
 import { precomputeStaticStatic } from "../protocol/noise.js";
 import { LoadDetector, RateLimiter } from "../protocol/ratelimiter.js";
 import { AllowedIps } from "../tables/allowed-ips.js";
@@ -137,10 +138,14 @@ export class Device {
     return this.s.identity?.publicKey ?? null;
   }
 
-  /** Set (or change) our private key: every session and pending handshake is dropped. */
+  /**
+   * Set (or change) our private key: every session and pending handshake is dropped. The
+   * same key again changes nothing (`wg syncconf` sends it every time).
+   */
   setPrivateKey(privateKey: Uint8Array): void {
     const s = this.s;
     if (privateKey.length !== 32) throw new ConfigError("private_key", REDACTED, "must be 32 bytes");
+    if (s.identity && keysEqual(s.identity.privateKey, privateKey)) return;
     if (s.identity) zeroKeys(s.identity.privateKey);
     s.identity = { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
     s.checker = new CookieChecker(s.identity.publicKey);

@@ -4,6 +4,7 @@
  * are accepted on input so its configurations keep working.
  * @module
  */
+import { timingSafeEqual } from "node:crypto";
 import { generatePrivateKey as generateClamped, publicKeyOf } from "./dh.js";
 
 /** Length in bytes of every WireGuard key (private, public, preshared). */
@@ -71,7 +72,7 @@ export function encodeKeyHex(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.length).toString("hex");
 }
 
-/** True when two keys are equal (not constant-time: for public keys and lookups only). */
+/** True when two keys are equal, compared in constant time (private and preshared keys too). */
 export function keysEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -43,6 +43,12 @@ export class ControlLoop {
     return this.done;
   }
 
+  /** Runs a round now: a change of configuration may have work for the Device (timers, handshakes). */
+  wake(): void {
+    Atomics.add(this.o.i32, this.o.doorbell, 1);
+    Atomics.notify(this.o.i32, this.o.doorbell);
+  }
+
   /** Runs the device's actions (also those of UAPI changes and of starting up). */
   carryOut(actions: readonly DeviceAction[]): void {
     const { sender, logger, device } = this.o;

@@ -24,6 +24,8 @@ export interface TunDevice {
   readonly fds: readonly number[];
   /** Whether the queues carry a virtio-net header with segmentation offload (see TUN_VNET). */
   readonly offload: boolean;
+  /** Routes the prefixes of `routes` into the device and removes the routes it added that are not among them. */
+  setRoutes(routes: readonly string[]): void;
   close(): void;
 }
 
@@ -58,11 +60,19 @@ export function openTunDevice(spec: TunSpec, logger: Logger): TunDevice {
     linkSetMtu(first.name, spec.mtu);
     addrAdd(first.name, spec.address);
     linkSetUp(first.name, true);
-    for (const r of spec.routes) {
-      routeAdd(first.name, r);
-      routes.push(r);
-    }
-    return { name: first.name, fds, offload: options.offload, close };
+    const setRoutes = (wanted: readonly string[]) => {
+      for (const r of wanted) {
+        if (routes.includes(r)) continue;
+        routeAdd(first.name, r);
+        routes.push(r);
+      }
+      for (const r of routes.filter((x) => !wanted.includes(x))) {
+        routeDel(first.name, r);
+        routes.splice(routes.indexOf(r), 1);
+      }
+    };
+    setRoutes(spec.routes);
+    return { name: first.name, fds, offload: options.offload, setRoutes, close };
   } catch (e) {
     close();
     throw e;
