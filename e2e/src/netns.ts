@@ -36,7 +36,7 @@ export function run(cmd: string, args: string[], input?: string, timeoutMs = 30_
     return execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")}: ${err.stderr?.trim() || err.message}`);
+    throw new Error(`${cmd} ${args.join(" ")}: ${err.stderr?.trim() || err.message}`, { cause: e });
   }
 }
 

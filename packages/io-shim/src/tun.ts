@@ -3,7 +3,7 @@
  * packet reads and writes straight into caller memory. Fds are non-blocking.
  * @module
  */
-import { type BatchControl, type BatchShape, checkFd } from "./batch.js";
+import { type BatchControl, type BatchShape } from "./batch.js";
 import { check } from "./errors.js";
 import { arg, DataType, hotCall, slowCall } from "./load.js";
 

@@ -11,6 +11,7 @@ const spokeKey = () => encodeKey(publicKeyFrom(generatePrivateKey()));
 const HUB_PRIV = encodeKey(hubKey);
 
 /** A valid hub configuration; `edit` changes a copy of it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a raw TOML tree, edited freely by each case
 function hub(edit: (c: any) => void = () => {}): any {
   const c = {
     interface: { mode: "server", tun_name: "tt0", local_addr: "0.0.0.0:51820", vip: "100.64.0.1/24", private_key: HUB_PRIV },
@@ -72,6 +73,7 @@ describe("validateConfig", () => {
   });
 
   // One case per rule: the key named in the error, and a word of the reason.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw TOML trees
   const rules: Array<[string, (c: any) => void, string, RegExp]> = [
     ["unknown key", (c) => (c.interface.tun_nmae = "x"), "interface.tun_nmae", /did you mean tun_name/],
     ["unknown section", (c) => (c.peer = []), "peer", /did you mean peers/],

@@ -13,7 +13,7 @@ describe("logger", () => {
     const { logger, lines } = capture("text");
     logger.info("handshake done", { peer: "AbC=", endpoint: "198.18.0.2:51820", note: "two words" });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  handshake done peer=AbC= endpoint=198\.18\.0\.2:51820 note="two words"\n$/);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}handshake done peer=AbC= endpoint=198\.18\.0\.2:51820 note="two words"\n$/);
   });
 
   it("writes JSON lines with --log-format json", () => {

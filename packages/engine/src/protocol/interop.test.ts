@@ -76,8 +76,8 @@ describe("interop with wireguard-go", () => {
     h = hash(h, resp.ephemeral);
     c = kdf1(c, dh(ePrivCopy, init.ephemeral)); // = DH(E_i, E_r)
     c = kdf1(c, dh(iPriv, resp.ephemeral)); // DH(S_i, E_r)
-    let tau: Uint8Array;
-    [c, tau, k] = kdf3(c, psk);
+    const [c3, tau, k3] = kdf3(c, psk);
+    [c, k] = [c3, k3];
     h = hash(h, tau);
     expect(open(k, nonce0, resp.encryptedNothing, h)).toEqual(new Uint8Array(0));
     const [sendI, recvI] = kdf2(c, new Uint8Array(0));

@@ -78,10 +78,8 @@ function tunnelRoutes(config: TaltunConfig, logger: Logger): string[] {
   return [...routes];
 }
 
-/** The interface keys a running tunnel cannot change. */
-const RESTART_KEYS = ["tun_name", "vip", "mtu", "local_addr", "workers"] as const;
-
-function restartKey(a: TaltunConfig["interface"], b: TaltunConfig["interface"]): (typeof RESTART_KEYS)[number] | undefined {
+/** The first interface key whose change a running tunnel cannot take, if any. */
+function restartKey(a: TaltunConfig["interface"], b: TaltunConfig["interface"]): string | undefined {
   if (a.tunName !== b.tunName) return "tun_name";
   if (formatIpNet(a.vip) !== formatIpNet(b.vip)) return "vip";
   if (a.mtu !== b.mtu) return "mtu";
