@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=10.34.9
-APT_PACKAGES=(iproute2 iputils-ping iperf3 wireguard-go wireguard-tools build-essential kmod procps)
+# gcc-aarch64-linux-gnu + libc6-dev-arm64-cross: io-shim's linux-arm64 prebuilt library; file: its test.
+APT_PACKAGES=(iproute2 iputils-ping iperf3 wireguard-go wireguard-tools build-essential kmod procps
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross file)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

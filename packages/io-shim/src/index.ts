@@ -9,7 +9,7 @@
 /** Package version, kept in step with package.json. */
 export const VERSION = "0.1.1";
 
-export { IoShimLoadError, libraryPath, loadIoShim } from "./load.js";
+export { IoShimLoadError, PREBUILT_TARGETS, libraryPath, loadIoShim } from "./load.js";
 export { SysError, check, errnoCode, errnoName } from "./errors.js";
 export * from "./address.js";
 export * from "./batch.js";

@@ -36,20 +36,41 @@ const MAIN_LOADED_ENV = "TALTUN_IO_SHIM_MAIN_LOADED";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Where the library is looked for: `TALTUN_IO_SHIM_LIB`, else `prebuilds/linux-x64/`
- * beside this file's package (this file lives in `src/` or `dist/`). */
-export function libraryPath(): string {
-  return process.env.TALTUN_IO_SHIM_LIB ?? join(here, "..", "prebuilds", "linux-x64", "libtaltun_io.so");
+/** The prebuilt libraries this package ships (glibc), by `<process.platform>-<process.arch>`:
+ * `prebuilds/<target>/libtaltun_io.so`. */
+export const PREBUILT_TARGETS: readonly string[] = ["linux-x64", "linux-arm64"];
+
+/**
+ * Where the library is looked for: `TALTUN_IO_SHIM_LIB`, else the prebuilt library for this
+ * platform and CPU, `prebuilds/<platform>-<arch>/` beside this file's package (this file
+ * lives in `src/` or `dist/`).
+ * @throws {IoShimLoadError} naming the platform when the package has no library for it
+ * (and `TALTUN_IO_SHIM_LIB` is not set), or when it is not Linux at all
+ * @example libraryPath(); // ".../@taltun/io-shim/prebuilds/linux-arm64/libtaltun_io.so" on a 64-bit Arm Linux
+ */
+export function libraryPath(platform: string = process.platform, arch: string = process.arch): string {
+  const target = `${platform}-${arch}`;
+  const override = process.env.TALTUN_IO_SHIM_LIB;
+  const path = override ?? join(here, "..", "prebuilds", target, "libtaltun_io.so");
+  if (platform !== "linux") {
+    throw new IoShimLoadError(path, new Error(`unsupported platform ${target}: the io-shim (TUN devices, rtnetlink, recvmmsg) works only on Linux`), "");
+  }
+  if (override === undefined && !PREBUILT_TARGETS.includes(target)) {
+    throw new IoShimLoadError(
+      path,
+      new Error(`no prebuilt library for ${target} (this package has ${PREBUILT_TARGETS.join(" and ")}, for glibc)`),
+      "build one for this machine with `make native` in the package's folder and set TALTUN_IO_SHIM_LIB to the build/native/libtaltun_io.so it makes",
+    );
+  }
+  return path;
 }
 
-/** Thrown when the shared library is missing or cannot be loaded. */
+/** Thrown when no library fits this platform, or the library is missing or cannot be loaded. */
 export class IoShimLoadError extends Error {
   override readonly name = "IoShimLoadError";
-  constructor(readonly path: string, cause: unknown) {
-    super(
-      `cannot load the io-shim library at ${path}: ${cause instanceof Error ? cause.message : String(cause)}; ` +
-        `build it with \`pnpm --filter @taltun/io-shim build\``,
-    );
+  /** @param fix - what to do about it; by default, how to build the library */
+  constructor(readonly path: string, cause: unknown, fix = "build it with `pnpm --filter @taltun/io-shim build` (or reinstall @taltun/io-shim)") {
+    super(`cannot load the io-shim library at ${path}: ${cause instanceof Error ? cause.message : String(cause)}${fix ? `; ${fix}` : ""}`);
   }
 }
 
@@ -68,9 +89,6 @@ let ffi: typeof Ffi | undefined;
 export function loadIoShim(): void {
   if (ffi) return;
   const path = libraryPath();
-  if (process.platform !== "linux" || process.arch !== "x64") {
-    throw new IoShimLoadError(path, new Error(`unsupported platform ${process.platform}-${process.arch}`));
-  }
   if (!isMainThread && process.env[MAIN_LOADED_ENV] !== String(process.pid)) {
     throw new Error(
       "io-shim: call loadIoShim() on the main thread before starting workers that use it " +
