@@ -34,7 +34,7 @@ function sh(cmd: string, args: string[], cwd: string, timeoutMs: number, env = p
     return execFileSync(cmd, args, { cwd, env, encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 32 << 20 });
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}): ${err.message}\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+    throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}): ${err.message}\n${err.stdout ?? ""}${err.stderr ?? ""}`, { cause: e });
   }
 }
 
