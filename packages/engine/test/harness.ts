@@ -115,6 +115,13 @@ export class World {
   blackhole = new Set<string>();
   private next = HEAP_BASE;
 
+  /** Reserves `bytes` of the shared memory for a test's own regions (64-aligned). */
+  reserve(bytes: number): number {
+    const at = this.next;
+    this.next = align(at + bytes);
+    return at;
+  }
+
   addNode(name: string, vip: string, opts: Partial<DeviceOptions> = {}): Node {
     const privateKey = generatePrivateKey();
     const base = this.next;

@@ -2,7 +2,7 @@
 // sealing and opening packets in place in a shared memory, one call per batch.
 
 /** Package version, kept in step with package.json. */
-export const VERSION = "0.1.0";
+export const VERSION = "0.1.1";
 
 export { seal, open, xseal, xopen } from "./aead.js";
 export { createSharedMemory, HEAP_BASE, SCRATCH_BYTES, DEFAULT_MEMORY_BYTES } from "./memory.js";

@@ -7,17 +7,10 @@
  *
  * Each arrow that crosses into C or WASM is one call per batch, never one per packet.
  */
-import {
-  BatchControl,
-  TUN_VNET,
-  tunReadBatch,
-  tunWriteBatch,
-  udpRecvBatch,
-  udpSendBatch,
-} from "@taltun/io-shim";
+import { BatchControl, TUN_VNET } from "@taltun/io-shim";
 import type { AeadInstance } from "@taltun/wasm-crypto";
 import { lookupPacket } from "../tables/allowed-ips.js";
-import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE, TAG_SIZE } from "../protocol/constants.js";
+import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE } from "../protocol/constants.js";
 import { finishOpen, isHandshakeMessage, prepareOpen } from "../transport/open.js";
 import { prepareSeal } from "../transport/seal.js";
 import { copyEndpoint, CURRENT, keypairOf, peerGeneration } from "../tables/peer-slot.js";
@@ -25,7 +18,8 @@ import { ENDPOINT_BYTES, type SharedTables } from "../tables/shared-tables.js";
 import { createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport/batch.js";
 import { sharedBuffer } from "./memory-layout.js";
 import type { HandshakeRing } from "./ring.js";
-import { BATCH, HEADROOM, SLOT_STRIDE, type WorkerRegions } from "./regions.js";
+import type { BatchIo } from "./batch-io.js";
+import { BATCH, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";
 import { RX_DROPS_FIRST, STAT } from "./stats.js";
 
@@ -45,6 +39,8 @@ export interface DatapathOptions {
   localAddress: Uint8Array;
   /** Called when the control plane has work: a handshake message in the ring, or a packet waiting for a session. */
   signal: () => void;
+  /** The batch calls: io-shim's ({@link shimIo}) in a worker, an in-memory fake in tests. */
+  io: BatchIo;
 }
 
 /** Offsets of the destination address in IPv4 and IPv6 headers (RFC 791, RFC 8200). */
@@ -92,32 +88,33 @@ export class Datapath {
     this.relayLengths = u32(r.relayLengths);
     this.txLengths = u32(r.txLengths);
 
+    const stride = r.slotStride;
     this.recv = new BatchControl(memory, r.cbRecv).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride: SLOT_STRIDE, lengths: r.rxLengths, addrs: r.rxAddrs,
+      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.rxLengths, addrs: r.rxAddrs,
     });
     this.tunWrite = new BatchControl(memory, r.cbTunWrite).setup({
-      fd: o.tunFd, count: BATCH, buffer: r.rxPool + HEADROOM, stride: SLOT_STRIDE, lengths: r.tunWriteLengths,
+      fd: o.tunFd, count: BATCH, buffer: r.rxPool + HEADROOM, stride, lengths: r.tunWriteLengths,
       flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.relaySend = new BatchControl(memory, r.cbRelay).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride: SLOT_STRIDE, lengths: r.relayLengths, addrs: r.relayAddrs,
+      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.relayLengths, addrs: r.relayAddrs,
     });
     // Room after the packet for padding to 16 and the tag, before the next slot.
     this.tunRead = new BatchControl(memory, r.cbTunRead).setup({
-      fd: o.tunFd, count: BATCH, buffer: r.txPool + HEADROOM, stride: SLOT_STRIDE, lengths: r.txLengths,
-      capacity: SLOT_STRIDE - HEADROOM - TAG_SIZE - 16,
+      fd: o.tunFd, count: BATCH, buffer: r.txPool + HEADROOM, stride, lengths: r.txLengths,
+      capacity: tunReadCapacity(stride),
       flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.send = new BatchControl(memory, r.cbSend).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride: SLOT_STRIDE, lengths: r.txLengths, addrs: r.txAddrs,
+      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs,
     });
 
-    this.staging = new Staging(this.u8, r.stage);
+    this.staging = new Staging(this.u8, r.stage, stride);
     this.rx = createTransportBatch(BATCH, r.openDescs, o.mtu, new Int32Array(buf, r.stats + RX_DROPS_FIRST * 4, RX_DROP_NAMES.length));
     this.relay = createTransportBatch(BATCH, r.relayDescs, o.mtu);
     this.tx = createTransportBatch(BATCH, r.sealDescs, o.mtu);
     for (let i = 0; i < BATCH; i++) {
-      this.rx.data[i] = r.rxPool + i * SLOT_STRIDE;
+      this.rx.data[i] = r.rxPool + i * stride;
       this.rx.sources[i] = r.rxAddrs + i * ENDPOINT_BYTES;
     }
   }
@@ -139,7 +136,7 @@ export class Datapath {
   /** Reads one batch of datagrams and processes it. Returns how many arrived (0: none waiting). */
   pollUdp(now: number): number {
     this.recv.count = BATCH;
-    const n = udpRecvBatch(this.recv);
+    const n = this.o.io.udpRecv(this.recv);
     this.count(STAT.ioCalls);
     if (n <= 0) return 0;
     this.count(STAT.udpDatagrams, n);
@@ -150,7 +147,7 @@ export class Datapath {
   /** Reads one batch of packets from the TUN and sends them. Returns how many were read. */
   pollTun(now: number): number {
     this.tunRead.count = BATCH;
-    const n = tunReadBatch(this.tunRead);
+    const n = this.o.io.tunRead(this.tunRead);
     this.count(STAT.ioCalls);
     if (n <= 0) return 0;
     this.count(STAT.tunPackets, n);
@@ -174,7 +171,7 @@ export class Datapath {
         return true;
       }
       if (k === BATCH || keypairOf(t, peer, CURRENT) < 0) return false;
-      const at = base + k * SLOT_STRIDE;
+      const at = base + k * this.o.regions.slotStride;
       u8.copyWithin(at, src, src + length);
       tx.data[k] = at;
       tx.lengths[k] = length;
@@ -243,7 +240,7 @@ export class Datapath {
     const lengths = this.tunWriteLengths;
     while (pending > 0) {
       this.tunWrite.count = n;
-      const w = Math.max(tunWriteBatch(this.tunWrite), 0);
+      const w = Math.max(this.o.io.tunWrite(this.tunWrite), 0);
       this.count(STAT.ioCalls);
       this.count(STAT.deliveredToTun, w);
       pending -= w;
@@ -266,7 +263,7 @@ export class Datapath {
     const base = this.o.regions.txPool + HEADROOM;
     let k = 0;
     for (let i = 0; i < n; i++) {
-      const at = base + i * SLOT_STRIDE;
+      const at = base + i * this.o.regions.slotStride;
       const len = lengths[i];
       const peer = len > 0 ? lookupPacket(this.allowedIps, u8, at, len, "destination") : -1;
       if (peer < 0) {
@@ -322,7 +319,7 @@ export class Datapath {
     }
     if (ready === 0) return;
     cb.count = n;
-    const sent = udpSendBatch(cb);
+    const sent = this.o.io.udpSend(cb);
     this.count(STAT.ioCalls);
     if (sent < ready) this.count(STAT.sendErrors, ready - Math.max(sent, 0));
     this.count(stat, Math.max(sent, 0));

@@ -2,28 +2,40 @@
  * Where one data-plane worker's buffers live in the shared memory. The main thread
  * reserves them once; the worker receives the offsets and never allocates.
  *
- * Packet slots are {@link SLOT_STRIDE} bytes. A datagram received from UDP starts at the
- * slot (16-byte transport header, then ciphertext), so after decryption the inner packet
- * sits at slot + 16, ready for the TUN, or to be sealed again in place for another peer
- * (relay). A packet read from the TUN lands at slot + 16, leaving room for the header.
+ * Packet slots are {@link slotStride} bytes, sized by the tunnel MTU: the largest packet,
+ * its header, padding and tag. A datagram received from UDP starts at the slot (16-byte
+ * transport header, then ciphertext), so after decryption the inner packet sits at slot +
+ * 16, ready for the TUN, or to be sealed again in place for another peer (relay). A packet
+ * read from the TUN lands at slot + 16, leaving room for the header.
  */
 import { CB_ALIGN, CB_SIZE, MAX_BATCH } from "@taltun/io-shim";
 import { DESC_SIZE, SCRATCH_BYTES } from "@taltun/wasm-crypto";
-import type { MemoryLayout } from "./memory-layout.js";
+import { PADDING_MULTIPLE, TAG_SIZE, TRANSPORT_HEADER_SIZE } from "../protocol/constants.js";
+import { MemoryLayout } from "./memory-layout.js";
 import { STAT_COUNT } from "./stats.js";
 
-/** Bytes between packet slots: one MTU-sized packet, its header, padding and tag. */
-export const SLOT_STRIDE = 2048;
 /** Packets per batch: one system call and one AEAD call move this many. */
 export const BATCH = MAX_BATCH;
 /** Packets a worker holds while the handshakes they wait for complete (staging.ts). */
 export const STAGE_SLOTS = 64;
 /** Headroom in front of a packet for the transport header. */
-export const HEADROOM = 16;
+export const HEADROOM = TRANSPORT_HEADER_SIZE;
+
+/** Bytes between packet slots for tunnel MTU `mtu`: header, the packet, padding and tag, 64-aligned. */
+export function slotStride(mtu: number): number {
+  return (HEADROOM + mtu + PADDING_MULTIPLE - 1 + TAG_SIZE + 63) & ~63;
+}
+
+/** The most a TUN read may put in a slot of `stride` bytes: room stays for header, padding and tag. */
+export function tunReadCapacity(stride: number): number {
+  return stride - HEADROOM - TAG_SIZE - (PADDING_MULTIPLE - 1);
+}
 const ADDR = 24;
 
 /** Offsets (bytes from the memory's start) of one worker's buffers. */
 export interface WorkerRegions {
+  /** Bytes between packet slots (see {@link slotStride}). */
+  slotStride: number;
   scratch: number;
   cbRecv: number;
   cbRelay: number;
@@ -51,10 +63,12 @@ export interface WorkerRegions {
   stats: number;
 }
 
-/** Reserves worker `index`'s regions in `layout`. */
-export function reserveWorkerRegions(layout: MemoryLayout, index: number): WorkerRegions {
+/** Reserves worker `index`'s regions in `layout`, for tunnel MTU `mtu`. */
+export function reserveWorkerRegions(layout: MemoryLayout, index: number, mtu: number): WorkerRegions {
   const r = (name: string, size: number, align = 16) => layout.reserve(`worker${index}.${name}`, size, align);
+  const stride = slotStride(mtu);
   return {
+    slotStride: stride,
     scratch: r("scratch", SCRATCH_BYTES, 64),
     cbRecv: r("cbRecv", CB_SIZE, CB_ALIGN),
     cbRelay: r("cbRelay", CB_SIZE, CB_ALIGN),
@@ -62,19 +76,26 @@ export function reserveWorkerRegions(layout: MemoryLayout, index: number): Worke
     cbTunRead: r("cbTunRead", CB_SIZE, CB_ALIGN),
     cbSend: r("cbSend", CB_SIZE, CB_ALIGN),
     cbPoll: r("cbPoll", CB_SIZE, CB_ALIGN),
-    rxPool: r("rxPool", BATCH * SLOT_STRIDE, 64),
+    rxPool: r("rxPool", BATCH * stride, 64),
     rxLengths: r("rxLengths", BATCH * 4),
     rxAddrs: r("rxAddrs", BATCH * ADDR),
     tunWriteLengths: r("tunWriteLengths", BATCH * 4),
     relayLengths: r("relayLengths", BATCH * 4),
     relayAddrs: r("relayAddrs", BATCH * ADDR),
-    txPool: r("txPool", BATCH * SLOT_STRIDE, 64),
+    txPool: r("txPool", BATCH * stride, 64),
     txLengths: r("txLengths", BATCH * 4),
     txAddrs: r("txAddrs", BATCH * ADDR),
     openDescs: r("openDescs", BATCH * DESC_SIZE),
     sealDescs: r("sealDescs", BATCH * DESC_SIZE),
     relayDescs: r("relayDescs", BATCH * DESC_SIZE),
-    stage: r("stage", STAGE_SLOTS * SLOT_STRIDE, 64),
+    stage: r("stage", STAGE_SLOTS * stride, 64),
     stats: r("stats", STAT_COUNT * 4, 8),
   };
+}
+
+/** Bytes one worker's regions take for tunnel MTU `mtu`, alignment included. */
+export function workerRegionBytes(mtu: number): number {
+  const layout = new MemoryLayout(0, Number.MAX_SAFE_INTEGER);
+  reserveWorkerRegions(layout, 0, mtu);
+  return layout.used + 64;
 }

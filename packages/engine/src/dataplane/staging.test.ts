@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { SLOT_STRIDE } from "./regions.js";
 import { STAGE_SLOTS, Staging } from "./staging.js";
 
 const BASE = 4096;
+const SLOT_STRIDE = 2048;
 
 function setup() {
   const u8 = new Uint8Array(BASE + (STAGE_SLOTS + 1) * SLOT_STRIDE);
-  return { u8, staging: new Staging(u8, BASE) };
+  return { u8, staging: new Staging(u8, BASE, SLOT_STRIDE) };
 }
 
 /** Writes a 4-byte packet [tag, 1, 2, 3] at offset 0 and stages it for `peer`. */

@@ -6,7 +6,7 @@
  * Each packet remembers its peer slot's generation, so a packet held for a peer that was
  * removed is never sent to whoever gets the slot next.
  */
-import { SLOT_STRIDE, STAGE_SLOTS } from "./regions.js";
+import { STAGE_SLOTS } from "./regions.js";
 
 export { STAGE_SLOTS };
 
@@ -19,10 +19,14 @@ export class Staging {
   private readonly free: number[] = [];
   count = 0;
 
-  /** @param base offset of STAGE_SLOTS * SLOT_STRIDE bytes of the worker's own memory */
+  /**
+   * @param base offset of STAGE_SLOTS * stride bytes of the worker's own memory
+   * @param stride bytes per slot (the worker's packet slot size)
+   */
   constructor(
     private readonly u8: Uint8Array,
     private readonly base: number,
+    private readonly stride: number,
   ) {
     for (let s = STAGE_SLOTS - 1; s >= 0; s--) this.free.push(s);
   }
@@ -36,7 +40,7 @@ export class Staging {
       dropped = true;
     }
     const slot = this.free.pop()!;
-    const at = this.base + slot * SLOT_STRIDE;
+    const at = this.base + slot * this.stride;
     this.u8.copyWithin(at, src, src + length);
     this.peer[slot] = peer;
     this.generation[slot] = generation;
@@ -53,7 +57,7 @@ export class Staging {
     let kept = 0;
     for (let i = 0; i < this.count; i++) {
       const slot = this.order[i];
-      if (take(this.base + slot * SLOT_STRIDE, this.length[slot], this.peer[slot], this.generation[slot])) this.free.push(slot);
+      if (take(this.base + slot * this.stride, this.length[slot], this.peer[slot], this.generation[slot])) this.free.push(slot);
       else this.order[kept++] = slot;
     }
     this.count = kept;

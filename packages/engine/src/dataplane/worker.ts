@@ -9,6 +9,7 @@ import { parentPort, receiveMessageOnPort, workerData } from "node:worker_thread
 import { BatchControl, eventfdRead, loadIoShim, pollWait } from "@taltun/io-shim";
 import { instantiateAead } from "@taltun/wasm-crypto";
 import { SharedTables } from "../tables/shared-tables.js";
+import { shimIo } from "./batch-io.js";
 import { Datapath } from "./datapath.js";
 import { sharedBuffer } from "./memory-layout.js";
 import { HandshakeRing } from "./ring.js";
@@ -73,6 +74,7 @@ function main(d: WorkerData): void {
       mtu: d.mtu,
       localAddress: d.localAddress,
       signal: () => (signalled = true),
+      io: shimIo,
     },
     d.allowedIps,
   );

@@ -10,7 +10,7 @@ import { closeFd, eventfdOpen, eventfdWrite, loadIoShim, udpOpen, type UdpSocket
 import { compileAeadModule, createSharedMemory, HEAP_BASE } from "@taltun/wasm-crypto";
 import type { PeerConfig, TaltunConfig } from "../config/config.js";
 import { MemoryLayout, sharedBuffer } from "../dataplane/memory-layout.js";
-import { reserveWorkerRegions, type WorkerRegions } from "../dataplane/regions.js";
+import { reserveWorkerRegions, workerRegionBytes, type WorkerRegions } from "../dataplane/regions.js";
 import { HandshakeRing, ringBytes } from "../dataplane/ring.js";
 import { sumStats, type StatName } from "../dataplane/stats.js";
 import type { WorkerData } from "../dataplane/worker.js";
@@ -54,8 +54,9 @@ export interface RunningInterface {
   readonly done: Promise<void>;
 }
 
-const MEMORY_BYTES = 16 << 20;
 const RING_SLOTS = 256;
+/** The control plane's own regions (its sender, shared words) and alignment, with room to spare. */
+const CONTROL_BYTES = 64 << 10;
 const SOCKET_BUFFER = 8 << 20;
 /** How long a worker may take to leave its loop once told to stop. */
 const WORKER_STOP_MS = 1000;
@@ -142,11 +143,13 @@ export class Interface implements RunningInterface {
     loadIoShim();
     const endpoints = await Promise.all(config.peers.map((p) => (p.endpoint ? resolveEndpoint(p.endpoint) : null)));
 
-    const memory = createSharedMemory(MEMORY_BYTES);
+    const capacity = { peers: Math.max(64, config.peers.length * 2), keypairs: Math.max(64, config.peers.length * 2) * 3 + 16 };
+    // Sized for what it holds: the tables, and each worker's slots for this MTU.
+    const perWorker = workerRegionBytes(cfg.mtu) + ringBytes(RING_SLOTS) + 64;
+    const memory = createSharedMemory(HEAP_BASE + deviceRegionSize(capacity) + cfg.workers * perWorker + CONTROL_BYTES);
     const buffer = sharedBuffer(memory);
     const i32 = new Int32Array(buffer);
     const layout = new MemoryLayout(HEAP_BASE, buffer.byteLength);
-    const capacity = { peers: Math.max(64, config.peers.length * 2), keypairs: Math.max(64, config.peers.length * 2) * 3 + 16 };
     const device = new Device({ memory, base: layout.reserve("device", deviceRegionSize(capacity), 8), capacity, privateKey: cfg.privateKey, mtu: cfg.mtu });
     config.peers.forEach((p, i) =>
       device.addPeer({
@@ -163,7 +166,7 @@ export class Interface implements RunningInterface {
     const snapshotWord = words + 2;
     const ringOffsets = Array.from({ length: cfg.workers }, (_, i) => layout.reserve(`ring${i}`, ringBytes(RING_SLOTS)));
     const rings = ringOffsets.map((offset) => new HandshakeRing(buffer, offset, RING_SLOTS));
-    const regions = Array.from({ length: cfg.workers }, (_, i) => reserveWorkerRegions(layout, i));
+    const regions = Array.from({ length: cfg.workers }, (_, i) => reserveWorkerRegions(layout, i, cfg.mtu));
 
     const cleanups: Array<() => void> = [];
     let self: Interface | null = null;

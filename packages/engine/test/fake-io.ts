@@ -1,0 +1,127 @@
+/**
+ * An in-memory {@link BatchIo}: a UDP socket and a TUN device made of queues, that reads
+ * and writes the control blocks exactly as io-shim's C does (slots by stride or slot
+ * table, lengths, 24-byte address records, holes of length 0, a TUN write that stops at
+ * the packet the kernel rejects). Datapath tests run the real packet loop on it without
+ * root, as wireguard-go's tuntest and bindtest do.
+ */
+import { type BatchControl, memoryAddress, SLOT_ENTRY_SIZE } from "@taltun/io-shim";
+import type { BatchIo } from "../src/dataplane/batch-io.js";
+
+const ADDR = 24;
+const EINVAL = 22;
+const EAGAIN = 11;
+
+/** A datagram on the fake wire: its bytes and the other end's address record. */
+export interface Datagram {
+  bytes: Uint8Array;
+  peer: Uint8Array;
+}
+
+export class FakeIo implements BatchIo {
+  /** Datagrams waiting to be received (`peer`: their source). */
+  readonly udpIn: Datagram[] = [];
+  /** Datagrams sent (`peer`: their destination). */
+  readonly udpOut: Datagram[] = [];
+  /** Packets the TUN device will hand to reads. */
+  readonly tunIn: Uint8Array[] = [];
+  /** Packets written to the TUN device. */
+  readonly tunOut: Uint8Array[] = [];
+  /** The kernel refuses these TUN writes (EINVAL for that packet, as for a malformed one). */
+  rejectTun: (packet: Uint8Array) => boolean = () => false;
+  /** How many more packets the TUN queue takes before writes fail with EAGAIN. */
+  tunRoom = Infinity;
+  /** Batch calls made, by kind: the data plane makes one per batch. */
+  readonly calls = { udpRecv: 0, udpSend: 0, tunRead: 0, tunWrite: 0 };
+  private readonly u8: Uint8Array;
+  private readonly view: DataView;
+  private readonly base: number;
+
+  constructor(memory: WebAssembly.Memory) {
+    this.u8 = new Uint8Array(memory.buffer);
+    this.view = new DataView(memory.buffer);
+    this.base = memoryAddress(memory);
+  }
+
+  udpRecv(cb: BatchControl): number {
+    this.calls.udpRecv++;
+    const n = Math.min(cb.count, this.udpIn.length);
+    for (let i = 0; i < n; i++) {
+      const d = this.udpIn.shift()!;
+      const { at, room } = this.slot(cb, i);
+      const len = Math.min(d.bytes.length, room);
+      this.u8.set(d.bytes.subarray(0, len), at);
+      this.setLength(cb, i, len);
+      if (cb.addrsPtr) this.u8.set(d.peer.subarray(0, ADDR), cb.addrsPtr - this.base + i * ADDR);
+    }
+    cb.count = n;
+    return n;
+  }
+
+  udpSend(cb: BatchControl): number {
+    this.calls.udpSend++;
+    let done = 0;
+    for (let i = 0; i < cb.count; i++) {
+      const len = this.length(cb, i);
+      if (len === 0) continue;
+      const { at } = this.slot(cb, i);
+      const addr = cb.addrsPtr - this.base + i * ADDR;
+      this.udpOut.push({ bytes: this.u8.slice(at, at + len), peer: this.u8.slice(addr, addr + ADDR) });
+      done++;
+    }
+    cb.count = done;
+    return done;
+  }
+
+  tunRead(cb: BatchControl): number {
+    this.calls.tunRead++;
+    const n = Math.min(cb.count, this.tunIn.length);
+    for (let i = 0; i < n; i++) {
+      const p = this.tunIn.shift()!;
+      const { at, room } = this.slot(cb, i);
+      if (p.length > room) throw new Error(`fake TUN: a ${p.length}-byte packet does not fit a ${room}-byte slot`);
+      this.u8.set(p, at);
+      this.setLength(cb, i, p.length);
+    }
+    cb.count = n;
+    return n;
+  }
+
+  tunWrite(cb: BatchControl): number {
+    this.calls.tunWrite++;
+    let done = 0;
+    cb.errno = 0;
+    for (let i = 0; i < cb.count; i++) {
+      const len = this.length(cb, i);
+      if (len === 0) continue;
+      const { at } = this.slot(cb, i);
+      const packet = this.u8.slice(at, at + len);
+      if (this.tunRoom <= 0 || this.rejectTun(packet)) {
+        cb.errno = this.tunRoom <= 0 ? EAGAIN : EINVAL;
+        break;
+      }
+      this.tunOut.push(packet);
+      this.tunRoom--;
+      done++;
+    }
+    cb.count = done;
+    return done;
+  }
+
+  /** Offset and room of slot `i`, by slot table or stride, as the C side finds them. */
+  private slot(cb: BatchControl, i: number): { at: number; room: number } {
+    if (cb.slotsPtr) {
+      const entry = cb.slotsPtr - this.base + i * SLOT_ENTRY_SIZE;
+      return { at: Number(this.view.getBigUint64(entry, true)) - this.base, room: this.view.getUint32(entry + 8, true) };
+    }
+    return { at: cb.bufferPtr - this.base + i * cb.stride, room: cb.capacity || cb.stride };
+  }
+
+  private length(cb: BatchControl, i: number): number {
+    return this.view.getUint32(cb.lengthsPtr - this.base + 4 * i, true);
+  }
+
+  private setLength(cb: BatchControl, i: number, len: number): void {
+    this.view.setUint32(cb.lengthsPtr - this.base + 4 * i, len, true);
+  }
+}
