@@ -102,9 +102,10 @@ export interface TaltunPair {
 /**
  * Starts a Taltun server in `hubNs` (198.18.<net>.1, port 51820, tunnel 100.64.<net>.1/24)
  * and a Taltun client in `spokeNs` that dials it; the two namespaces must already be linked
- * on 198.18.<net>.0/24. `hubEndpoint` replaces the address the client dials (a host name).
+ * on 198.18.<net>.0/24. `hubEndpoint` replaces the address the client dials (a host name);
+ * `mtu` sets both tunnels' MTU.
  */
-export async function taltunPair(lab: Lab, hubNs: string, spokeNs: string, net: number, hubEndpoint?: string): Promise<TaltunPair> {
+export async function taltunPair(lab: Lab, hubNs: string, spokeNs: string, net: number, hubEndpoint?: string, mtu?: number): Promise<TaltunPair> {
   const hubKeys = wgKeyPair();
   const spokeKeys = wgKeyPair();
   const hubIf = `h${net}${lab.tag}`.slice(0, 15);
@@ -117,6 +118,7 @@ export async function taltunPair(lab: Lab, hubNs: string, spokeNs: string, net: 
     localAddr: "0.0.0.0:51820",
     vip: `${hubVip}/24`,
     privateKey: hubKeys.privateKey,
+    mtu,
     peers: [{ vip: spokeVip, publicKey: spokeKeys.publicKey }],
   });
   const spoke = await startTaltun(lab, spokeNs, {
@@ -125,6 +127,7 @@ export async function taltunPair(lab: Lab, hubNs: string, spokeNs: string, net: 
     localAddr: "0.0.0.0:0",
     vip: `${spokeVip}/24`,
     privateKey: spokeKeys.privateKey,
+    mtu,
     peers: [{ vip: hubVip, publicKey: hubKeys.publicKey, endpoint: hubEndpoint ?? `198.18.${net}.1:51820`, allowedIps: [`100.64.${net}.0/24`] }],
   });
   return { hub, spoke, hubIf, spokeIf, hubKeys, spokeKeys, hubVip, spokeVip };

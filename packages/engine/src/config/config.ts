@@ -78,6 +78,13 @@ export const PEER_KEYS = ["vip", "public_key", "preshared_key", "endpoint", "all
 /** Default MTU: a 1500-byte underlay minus WireGuard's IPv6 overhead (40 + 8 + 32). */
 export const DEFAULT_MTU = 1420;
 const OVERHEAD = 80;
+/**
+ * The largest tunnel MTU: the largest IP packet (65535) less WireGuard's worst-case
+ * overhead (IPv6 40 + UDP 8 + 32). Its datagrams fit a UDP payload over IPv4 and IPv6
+ * (fragmented below the tunnel when the underlay's MTU is smaller); e2e/src/mtu.test.ts
+ * carries pings and TCP at it.
+ */
+export const MAX_MTU = 65535 - OVERHEAD;
 
 /**
  * Validates a plain configuration object and returns its typed form.
@@ -115,7 +122,7 @@ function validateInterface(s: Section, options: ValidateOptions): InterfaceConfi
   const localAddr = validateLocalAddr(s, mode);
   const vip = parsed(s.path, "vip", str(s, "vip", true), (v) => parseIpNet(v, "keep"));
   const privateKey = readPrivateKey(s, options);
-  const mtu = int(s, "mtu", 576, 65535 - OVERHEAD) ?? DEFAULT_MTU;
+  const mtu = int(s, "mtu", 576, MAX_MTU) ?? DEFAULT_MTU;
   const routes = (strList(s, "routes") ?? []).map((r, i) =>
     parsed(s.path, `routes[${i}]`, r, (v) => parseIpNet(v, "reject")),
   );
