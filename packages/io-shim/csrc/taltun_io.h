@@ -130,6 +130,7 @@ TT_API int32_t tt_udp_send_batch(uint64_t cb);
 TT_API int32_t tt_tun_open(const char *name, int32_t flags, uint8_t *out20);
 TT_API int32_t tt_tun_read_batch(uint64_t cb);
 TT_API int32_t tt_tun_write_batch(uint64_t cb);
+TT_API int32_t tt_tun_info(int32_t fd, uint8_t *out24);
 
 /* netlink.c */
 TT_API int32_t tt_link_index(const char *name);

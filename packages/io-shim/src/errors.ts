@@ -13,6 +13,10 @@ for (const name of ["EAGAIN", "EOPNOTSUPP", "EDEADLK"]) {
   if (code !== undefined) names.set(code, name);
 }
 
+// Linux errnos Node does not name: a TUN fd whose device was deleted answers EBADFD.
+const LINUX_ONLY: Record<string, number> = { EBADFD: 77 };
+for (const [name, code] of Object.entries(LINUX_ONLY)) if (!names.has(code)) names.set(code, name);
+
 /** The errno name for a number (`1` -> `"EPERM"`), or `"E<n>"` when unknown. */
 export function errnoName(code: number): string {
   return names.get(code) ?? `E${code}`;
@@ -20,7 +24,7 @@ export function errnoName(code: number): string {
 
 /** The errno number for a name (`"EAGAIN"` -> 11). */
 export function errnoCode(name: string): number {
-  const c = (constants.errno as Record<string, number>)[name];
+  const c = (constants.errno as Record<string, number>)[name] ?? LINUX_ONLY[name];
   if (c === undefined) throw new TypeError(`unknown errno name ${name}`);
   return c;
 }
@@ -38,6 +42,7 @@ const describe: Record<string, string> = {
   ENOENT: "no such file or entry",
   EAFNOSUPPORT: "address family not supported",
   EBUSY: "device or resource busy",
+  EBADFD: "file descriptor in bad state (its device is gone)",
 };
 
 /** A failed system call: `.errno` is the name (`"EPERM"`), `.code` the number, `.op` what

@@ -92,6 +92,29 @@ export function tunOpenQueue(name: string, o: TunOptions = {}): Tun {
   return tunOpen(name, { ...o, multiQueue: true });
 }
 
+/** What a TUN device is now, asked through one of its fds (see {@link tunInfo}). */
+export interface TunInfo {
+  /** Its current name (it may have been renamed). */
+  name: string;
+  /** Its current MTU, wherever it lives. */
+  mtu: number;
+  /** Its interface index in the namespace it lives in. */
+  index: number;
+}
+
+/**
+ * The name, MTU and index of the TUN device behind `fd`, as they are now, also after the
+ * device was renamed, moved to another network namespace or given another MTU from
+ * outside. Throws SysError EBADFD once the device was deleted (e.g. `ip link del`).
+ */
+export function tunInfo(fd: number): TunInfo {
+  const out = new Uint8Array(24);
+  check("tun info", slowCall("tt_tun_info", DataType.I32, [arg.i32(fd), arg.bytes(out)]));
+  const nul = out.indexOf(0);
+  const view = new DataView(out.buffer);
+  return { name: Buffer.from(out.subarray(0, nul < 0 || nul > 16 ? 16 : nul)).toString(), mtu: view.getUint32(16, true), index: view.getUint32(20, true) };
+}
+
 const SHAPE: BatchShape = { lengths: true, addrs: "none", segs: false };
 const readCall = hotCall("tt_tun_read_batch");
 const writeCall = hotCall("tt_tun_write_batch");
