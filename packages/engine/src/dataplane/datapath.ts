@@ -34,9 +34,14 @@ export interface DatapathOptions {
   tunFd: number;
   /** The TUN queue carries a virtio-net header: reads are segmented, writes get a header. */
   tunVnet: boolean;
+  /** The tunnel MTU at start (padding never exceeds it); {@link Datapath.setMtu} changes it. */
   mtu: number;
-  /** The interface's own address (4 or 16 bytes): packets to it always go to the TUN. */
-  localAddress: Uint8Array;
+  /**
+   * The interface's own address (4 or 16 bytes): packets to it always go to the TUN, and
+   * packets from one peer to another are relayed in user space. Null: no user-space relay,
+   * every delivered packet goes to the TUN and the kernel forwards it, as wireguard-go does.
+   */
+  localAddress: Uint8Array | null;
   /** Called when the control plane has work: a handshake message in the ring, or a packet waiting for a session. */
   signal: () => void;
   /** The batch calls: io-shim's ({@link shimIo}) in a worker, an in-memory fake in tests. */
@@ -47,6 +52,9 @@ export interface DatapathOptions {
 const IPV4_DST = 16;
 const IPV6_DST = 24;
 const EAGAIN = 11;
+/** What reads from a TUN fd answer once its device was deleted. */
+const EBADFD = 77;
+const ENODEV = 19;
 /** The one size of each handshake message, by type (whitepaper §5.4). */
 const HANDSHAKE_SIZE = [0, INITIATION_SIZE, RESPONSE_SIZE, COOKIE_REPLY_SIZE];
 
@@ -119,9 +127,18 @@ export class Datapath {
     }
   }
 
+  /** Padding follows the TUN's MTU when it is changed from outside. */
+  setMtu(mtu: number): void {
+    this.rx.mtu = this.relay.mtu = this.tx.mtu = mtu;
+  }
+
+  /** Sends and receives on socket `fd` from now on (the listen port was changed). */
+  setUdpFd(fd: number): void {
+    this.recv.fd = this.relaySend.fd = this.send.fd = fd;
+  }
+
   /** Whether the inner packet at `at` is addressed to this interface's own address. */
-  private isLocal(at: number): boolean {
-    const local = this.o.localAddress;
+  private isLocal(at: number, local: Uint8Array): boolean {
     const u8 = this.u8;
     const dst = at + (local.length === 4 ? IPV4_DST : IPV6_DST);
     if (u8[at] >> 4 !== (local.length === 4 ? 4 : 6)) return false;
@@ -144,11 +161,15 @@ export class Datapath {
     return n;
   }
 
-  /** Reads one batch of packets from the TUN and sends them. Returns how many were read. */
+  /**
+   * Reads one batch of packets from the TUN and sends them. Returns how many were read, or
+   * -1 when the TUN device is gone (deleted under us: the worker must stop, not spin).
+   */
   pollTun(now: number): number {
     this.tunRead.count = BATCH;
     const n = this.o.io.tunRead(this.tunRead);
     this.count(STAT.ioCalls);
+    if (n === -EBADFD || n === -ENODEV) return -1;
     if (n <= 0) return 0;
     this.count(STAT.tunPackets, n);
     this.fromTunnel(n, now);
@@ -216,7 +237,8 @@ export class Datapath {
       if (len === 0 || from < 0) continue;
       const inner = rx.data[i] + HEADROOM;
       // To another peer: relay in user space. To us, or to nobody we know: the kernel decides.
-      const dst = this.isLocal(inner) ? -1 : lookupPacket(this.allowedIps, u8, inner, len, "destination");
+      const local = this.o.localAddress;
+      const dst = !local || this.isLocal(inner, local) ? -1 : lookupPacket(this.allowedIps, u8, inner, len, "destination");
       if (dst < 0 || dst === from) {
         this.tunWriteLengths[i] = len;
         toTun++;

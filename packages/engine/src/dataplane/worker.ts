@@ -30,21 +30,28 @@ export interface WorkerData {
   stopWord: number;
   /** Int32 index of the word the control plane bumps after posting a new allowed-IPs snapshot. */
   snapshotWord: number;
+  /** Int32 index of the TUN's current MTU, which the control plane follows. */
+  mtuWord: number;
+  /** Int32 index of the word a worker sets when its TUN queue is gone (the device was deleted). */
+  tunGoneWord: number;
   udpFd: number;
   tunFd: number;
   wakeFd: number;
   /** The TUN queue carries a virtio-net header (segmentation offload). */
   tunVnet: boolean;
   mtu: number;
-  /** The interface's own address, 4 or 16 bytes. */
-  localAddress: Uint8Array;
+  /** The interface's own address, 4 or 16 bytes; null: no user-space relay (see DatapathOptions). */
+  localAddress: Uint8Array | null;
   allowedIps: Int32Array;
   /** The control plane's performance.timeOrigin: worker clocks are read on its scale. */
   timeOrigin: number;
 }
 
 /** A message from the control plane. */
-export type ControlMessage = { type: "allowed-ips"; snapshot: Int32Array };
+export type ControlMessage = { type: "allowed-ips"; snapshot: Int32Array } | { type: "udp-fd"; fd: number };
+
+/** A worker's answer: it no longer uses the socket it had (the control plane may close it). */
+export type WorkerMessage = { type: "udp-fd-applied"; fd: number };
 
 const POLL_TIMEOUT_MS = 1000;
 /** How often the worker records its heap use: the evidence that packets allocate nothing. */
@@ -90,17 +97,24 @@ function main(d: WorkerData): void {
   // A busy worker never returns to poll: it looks at the snapshot word between batches,
   // so a peer added or removed under load is routed (and source-checked) at once.
   let snapshotSeen = Atomics.load(i32, d.snapshotWord);
+  const poll = new BatchControl(d.memory, d.regions.cbPoll);
   const takeMessages = () => {
     let taken = false;
     for (let m = receiveMessageOnPort(parentPort!); m; m = receiveMessageOnPort(parentPort!)) {
       const msg = m.message as ControlMessage;
       if (msg.type === "allowed-ips") path.allowedIps = msg.snapshot;
+      else if (msg.type === "udp-fd") {
+        path.setUdpFd(msg.fd);
+        poll.setPollFds([msg.fd, d.tunFd, d.wakeFd]);
+        parentPort!.postMessage({ type: "udp-fd-applied", fd: msg.fd } satisfies WorkerMessage);
+      }
       taken = true;
     }
     return taken;
   };
-  const poll = new BatchControl(d.memory, d.regions.cbPoll);
   poll.setPollFds([d.udpFd, d.tunFd, d.wakeFd]);
+  let mtu = d.mtu;
+  let tunGone = false;
   poll.timeoutMs = POLL_TIMEOUT_MS;
 
   while (Atomics.load(i32, d.stopWord) === 0) {
@@ -120,8 +134,19 @@ function main(d: WorkerData): void {
       const now = performance.now() + clockOffset;
       const epoch = Atomics.load(i32, d.snapshotWord);
       if (epoch !== snapshotSeen && takeMessages()) snapshotSeen = epoch;
+      const nowMtu = Atomics.load(i32, d.mtuWord);
+      if (nowMtu !== mtu) path.setMtu((mtu = nowMtu));
       for (let b = 0; b < BURST && path.pollUdp(now) > 0; b++) busy = true;
-      for (let b = 0; b < BURST && path.pollTun(now) > 0; b++) busy = true;
+      for (let b = 0, got = 1; b < BURST && got > 0; b++) {
+        got = path.pollTun(now);
+        if (got > 0) busy = true;
+        // Deleted under us: tell the control plane, which stops the interface, and stop.
+        if (got < 0) tunGone = true;
+      }
+      if (tunGone) {
+        Atomics.store(i32, d.tunGoneWord, 1);
+        signalled = true;
+      }
       if (now >= nextStagedRetry) {
         nextStagedRetry = now + STAGED_RETRY_MS;
         path.flushStaged(now);
@@ -132,6 +157,7 @@ function main(d: WorkerData): void {
         Atomics.add(i32, d.doorbell, 1);
         Atomics.notify(i32, d.doorbell);
       }
+      if (tunGone) return;
     }
   }
 }

@@ -77,12 +77,14 @@ describe("peers added and removed while others have sessions", () => {
     trafficFlows(w, hub, spokes);
   });
 
-  it("through the UAPI (wg set): add, remove, re-add", () => {
+  it("through the UAPI (wg set): add, remove, re-add", async () => {
     const { w, hub, spokes } = hubWithSpokes(2);
     const before = spokes.map((s) => session(w, hub, s));
     const uapi = uapiDevice({
       device: hub.device,
-      listenPort: 51820,
+      listenPort: () => 51820,
+      setListenPort: async (port) => port,
+      fwmark: () => 0,
       privateKey: () => hub.privateKey,
       setPrivateKey: () => {},
       changed: () => {},
@@ -90,9 +92,9 @@ describe("peers added and removed while others have sessions", () => {
     });
     const other = publicKeyOf(generatePrivateKey());
     const set = (...lines: string[]) => uapi.apply(parseSet(lines));
-    set(`public_key=${encodeKeyHex(other)}`, "allowed_ip=100.64.2.0/24");
-    set(`public_key=${encodeKeyHex(other)}`, "remove=true");
-    set(`public_key=${encodeKeyHex(other)}`, "allowed_ip=100.64.2.0/24");
+    await set(`public_key=${encodeKeyHex(other)}`, "allowed_ip=100.64.2.0/24");
+    await set(`public_key=${encodeKeyHex(other)}`, "remove=true");
+    await set(`public_key=${encodeKeyHex(other)}`, "allowed_ip=100.64.2.0/24");
 
     expect(spokes.map((s) => session(w, hub, s))).toEqual(before);
     trafficFlows(w, hub, spokes);

@@ -77,6 +77,8 @@ export class ControlLoop {
   }
 
   private async run(): Promise<void> {
+    // The first round waits for the constructor to return: its owner is complete by then.
+    await Promise.resolve();
     const { device, rings, i32, doorbell, logger } = this.o;
     while (!this.stopped) {
       const seen = Atomics.load(i32, doorbell);

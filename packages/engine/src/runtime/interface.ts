@@ -1,30 +1,27 @@
 /**
- * A running Taltun interface: the one object between a validated configuration and a live
- * tunnel (TUN device, UDP sockets, data-plane workers, control loop, UAPI socket). It
- * starts them in order, undoes what it started when a step fails, applies a new
- * configuration to the running tunnel (only what changed), and stops them all.
+ * A running Taltun interface: the one object between a configuration and a live tunnel.
+ * `taltun up` starts one from a TOML configuration ({@link startInterface}); `taltun-wg`
+ * starts a bare one that the UAPI configures, as wireguard-go is ({@link startWgInterface}).
+ * It applies a new configuration to the running tunnel (only what changed), follows its
+ * TUN device (an MTU changed from outside; the device deleted, which stops it), and stops
+ * every part it started.
  * @module
  */
-import { Worker } from "node:worker_threads";
-import { closeFd, eventfdOpen, eventfdWrite, loadIoShim, udpOpen, type UdpSocket } from "@taltun/io-shim";
-import { compileAeadModule, createSharedMemory, HEAP_BASE } from "@taltun/wasm-crypto";
-import type { PeerConfig, TaltunConfig } from "../config/config.js";
-import { MemoryLayout, sharedBuffer } from "../dataplane/memory-layout.js";
-import { reserveWorkerRegions, workerRegionBytes, type WorkerRegions } from "../dataplane/regions.js";
-import { HandshakeRing, ringBytes } from "../dataplane/ring.js";
+import { availableParallelism } from "node:os";
+import { eventfdWrite, SysError, tunInfo } from "@taltun/io-shim";
+import { MAX_MTU, type TaltunConfig } from "../config/config.js";
 import { sumStats, type StatName } from "../dataplane/stats.js";
-import type { WorkerData } from "../dataplane/worker.js";
-import { Device, type DeviceAction, deviceRegionSize, type PeerStats } from "../device/device.js";
+import type { DeviceAction, PeerStats } from "../device/device.js";
+import type { PeerChange } from "../device/peer.js";
 import type { Logger } from "../log/log.js";
 import { formatIpNet, ipFamily, ipNetContains, parseHostPort } from "../protocol/address.js";
 import { ConfigError } from "../protocol/errors.js";
-import { encodeKey, keysEqual } from "../protocol/keys.js";
+import { encodeKey } from "../protocol/keys.js";
 import { parseEndpoint } from "../tables/endpoint.js";
 import { uapiListen, type UapiServer } from "../uapi/uapi.js";
-import { ControlLoop } from "./control-loop.js";
+import { launch, type LaunchedParts, type LaunchPlan } from "./launch.js";
+import { diffConfig } from "./reconfigure.js";
 import { resolveEndpoint } from "./resolve.js";
-import { ControlSender } from "./sender.js";
-import { openTunDevice, type TunDevice } from "./tun-device.js";
 import { uapiDevice } from "./uapi-device.js";
 
 /** Options of `startInterface`. */
@@ -35,7 +32,7 @@ export interface StartOptions {
 
 /** A running interface. */
 export interface RunningInterface {
-  /** The UDP port the interface listens on. */
+  /** The UDP port the interface listens on now. */
   readonly listenPort: number;
   /** Data-plane counters summed over the workers (drops by reason, FFI and AEAD calls). */
   stats(): Record<StatName, number>;
@@ -50,16 +47,16 @@ export interface RunningInterface {
   apply(config: TaltunConfig): Promise<void>;
   /** Stops the interface: workers, sockets, TUN device and the UAPI socket. */
   stop(): Promise<void>;
-  /** Settles when the interface has stopped, by `stop()` or by a fatal error (rejects). */
+  /** Settles when the interface has stopped, by `stop()`, its TUN device's deletion, or a fatal error (rejects). */
   readonly done: Promise<void>;
 }
 
-const RING_SLOTS = 256;
-/** The control plane's own regions (its sender, shared words) and alignment, with room to spare. */
-const CONTROL_BYTES = 64 << 10;
-const SOCKET_BUFFER = 8 << 20;
 /** How long a worker may take to leave its loop once told to stop. */
 const WORKER_STOP_MS = 1000;
+/** How often the TUN device is asked for its MTU and whether it still exists. */
+const TUN_WATCH_MS = 1000;
+/** The MTU wireguard-go gives a new device. */
+const WG_DEFAULT_MTU = 1420;
 
 /** Prefixes the kernel must route into the device: configured routes, and peers' allowed IPs beyond our own prefix. */
 function tunnelRoutes(config: TaltunConfig, logger: Logger): string[] {
@@ -79,52 +76,44 @@ function tunnelRoutes(config: TaltunConfig, logger: Logger): string[] {
   return [...routes];
 }
 
-/** The first interface key whose change a running tunnel cannot take, if any. */
-function restartKey(a: TaltunConfig["interface"], b: TaltunConfig["interface"]): string | undefined {
-  if (a.tunName !== b.tunName) return "tun_name";
-  if (formatIpNet(a.vip) !== formatIpNet(b.vip)) return "vip";
-  if (a.mtu !== b.mtu) return "mtu";
-  if (a.localAddr.host !== b.localAddr.host || a.localAddr.port !== b.localAddr.port) return "local_addr";
-  if (a.workers !== b.workers) return "workers";
-  return undefined;
+/** The Device's view of a configured peer, its endpoint already resolved. */
+function peerChange(p: TaltunConfig["peers"][number], endpoint: string | null | undefined): PeerChange {
+  return {
+    publicKey: p.publicKey,
+    presharedKey: p.presharedKey ?? undefined,
+    allowedIps: p.allowedIps.map(formatIpNet),
+    endpoint: endpoint ? parseEndpoint(endpoint) : undefined,
+    persistentKeepalive: p.persistentKeepalive,
+  };
 }
 
-const peerId = (p: PeerConfig) => encodeKey(p.publicKey);
-const sameNets = (a: PeerConfig, b: PeerConfig) => a.allowedIps.map(formatIpNet).join() === b.allowedIps.map(formatIpNet).join();
-const samePsk = (a: PeerConfig, b: PeerConfig) => (a.presharedKey && b.presharedKey ? keysEqual(a.presharedKey, b.presharedKey) : a.presharedKey === b.presharedKey);
-
-/** What `Interface` is built from, once every part has started. */
-interface Parts {
-  config: TaltunConfig;
-  logger: Logger;
-  device: Device;
-  buffer: SharedArrayBuffer;
-  regions: WorkerRegions[];
-  tun: TunDevice;
-  listenPort: number;
-  workers: Worker[];
-  loop: ControlLoop;
-  i32: Int32Array;
-  stopWord: number;
-  wakeFds: number[];
-  publish: () => void;
-  hostNames: Map<number, string>;
-  undo: () => void;
-}
-
-/** A running interface; start one with {@link startInterface}. */
+/** A running interface; start one with {@link startInterface} or {@link startWgInterface}. */
 export class Interface implements RunningInterface {
-  readonly listenPort: number;
   readonly done: Promise<void>;
+  private readonly p: LaunchedParts;
   private uapi: UapiServer | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly hostNames = new Map<number, string>();
+  private privateKey: Uint8Array | null;
+  private fwmark = 0;
+  private mtu: number;
+  private readonly tunWatch: ReturnType<typeof setInterval>;
+  private tunDeleted!: () => void;
 
-  private constructor(private readonly p: Parts) {
-    this.listenPort = p.listenPort;
+  private constructor(
+    plan: LaunchPlan,
+    private config: TaltunConfig | null,
+    private readonly logger: Logger,
+  ) {
+    this.privateKey = plan.privateKey;
+    this.mtu = plan.mtu;
+    this.p = launch(plan, logger, (actions) => this.afterRound(actions));
     const failed = new Promise<never>((_, reject) =>
-      p.workers.forEach((w, i) => w.on("error", (e) => reject(new Error(`data-plane worker ${i} failed: ${e.message}`)))),
+      this.p.workers.forEach((w, i) => w.on("error", (e) => reject(new Error(`data-plane worker ${i} failed: ${e.message}`)))),
     );
-    this.done = Promise.race([p.loop.done, failed]).then(
+    const deleted = new Promise<void>((resolve) => (this.tunDeleted = resolve));
+    this.tunWatch = setInterval(() => this.watchTun(), TUN_WATCH_MS);
+    this.done = Promise.race([this.p.loop.done, failed, deleted]).then(
       () => this.stop(),
       async (e) => {
         await this.stop();
@@ -138,107 +127,56 @@ export class Interface implements RunningInterface {
    * `/var/run/wireguard/<tunName>.sock`. Needs root (or CAP_NET_ADMIN).
    */
   static async start(config: TaltunConfig, options: StartOptions): Promise<Interface> {
-    const { logger } = options;
     const cfg = config.interface;
-    loadIoShim();
     const endpoints = await Promise.all(config.peers.map((p) => (p.endpoint ? resolveEndpoint(p.endpoint) : null)));
-
-    const capacity = { peers: Math.max(64, config.peers.length * 2), keypairs: Math.max(64, config.peers.length * 2) * 3 + 16 };
-    // Sized for what it holds: the tables, and each worker's slots for this MTU.
-    const perWorker = workerRegionBytes(cfg.mtu) + ringBytes(RING_SLOTS) + 64;
-    const memory = createSharedMemory(HEAP_BASE + deviceRegionSize(capacity) + cfg.workers * perWorker + CONTROL_BYTES);
-    const buffer = sharedBuffer(memory);
-    const i32 = new Int32Array(buffer);
-    const layout = new MemoryLayout(HEAP_BASE, buffer.byteLength);
-    const device = new Device({ memory, base: layout.reserve("device", deviceRegionSize(capacity), 8), capacity, privateKey: cfg.privateKey, mtu: cfg.mtu });
-    config.peers.forEach((p, i) =>
-      device.addPeer({
-        publicKey: p.publicKey,
-        presharedKey: p.presharedKey ?? undefined,
-        allowedIps: p.allowedIps.map(formatIpNet),
-        endpoint: endpoints[i] ? parseEndpoint(endpoints[i]) : undefined,
-        persistentKeepalive: p.persistentKeepalive,
-      }),
-    );
-    const words = layout.reserve("control.words", 16, 8) >> 2;
-    const doorbell = words;
-    const stopWord = words + 1;
-    const snapshotWord = words + 2;
-    const ringOffsets = Array.from({ length: cfg.workers }, (_, i) => layout.reserve(`ring${i}`, ringBytes(RING_SLOTS)));
-    const rings = ringOffsets.map((offset) => new HandshakeRing(buffer, offset, RING_SLOTS));
-    const regions = Array.from({ length: cfg.workers }, (_, i) => reserveWorkerRegions(layout, i, cfg.mtu));
-
-    const cleanups: Array<() => void> = [];
-    let self: Interface | null = null;
-    const undo = () => {
-      for (const c of cleanups.splice(0).reverse()) {
-        try {
-          c();
-        } catch (e) {
-          logger.warn("cleanup step failed", { error: (e as Error).message });
-        }
-      }
+    const plan: LaunchPlan = {
+      tunName: cfg.tunName, workers: cfg.workers, mtu: cfg.mtu, maxMtu: cfg.mtu, address: formatIpNet(cfg.vip),
+      routes: tunnelRoutes(config, options.logger), privateKey: cfg.privateKey, listen: cfg.localAddr,
+      peers: config.peers.map((p, i) => peerChange(p, endpoints[i])),
+      peerCapacity: Math.max(64, config.peers.length * 2), relayAddress: cfg.vip.bytes,
     };
-    try {
-      const tun = openTunDevice({ name: cfg.tunName, queues: cfg.workers, address: formatIpNet(cfg.vip), mtu: cfg.mtu, routes: tunnelRoutes(config, logger) }, logger);
-      cleanups.push(() => tun.close());
-      const sockets: UdpSocket[] = [];
-      for (let i = 0; i < cfg.workers; i++) {
-        const s = udpOpen({ address: cfg.localAddr.host, port: i === 0 ? cfg.localAddr.port : sockets[0].port, reusePort: true, rcvbuf: SOCKET_BUFFER, sndbuf: SOCKET_BUFFER });
-        sockets.push(s);
-        cleanups.push(() => closeFd(s.fd));
-      }
-      const wakeFds = sockets.map(() => eventfdOpen());
-      cleanups.push(() => wakeFds.forEach(closeFd));
-      const sender = new ControlSender(memory, layout, sockets[0].fd);
-      logger.debug("shared memory laid out", { used_bytes: layout.used, size_bytes: buffer.byteLength });
+    const self = await Interface.begin(plan, config, options.logger);
+    options.logger.info("interface up", {
+      interface: self.p.tun.name, address: formatIpNet(cfg.vip), listen_port: self.listenPort, workers: cfg.workers,
+      public_key: encodeKey(self.p.device.publicKey!), peers: config.peers.length,
+    });
+    return self;
+  }
 
-      const module = compileAeadModule();
-      const workers = regions.map((r, index) => {
-        const data: WorkerData = {
-          index, memory, module, regions: r, tablesBase: device.tables.base, ringBase: ringOffsets[index], doorbell, stopWord, snapshotWord,
-          udpFd: sockets[index].fd, tunFd: tun.fds[index], wakeFd: wakeFds[index], tunVnet: tun.offload, mtu: cfg.mtu, localAddress: cfg.vip.bytes,
-          allowedIps: device.allowedIps.snapshot, timeOrigin: performance.timeOrigin,
-        };
-        return new Worker(new URL("./worker.js", import.meta.url), { workerData: data });
-      });
-      let published = device.allowedIps.snapshot;
-      const publish = () => {
-        const snapshot = device.allowedIps.snapshot;
-        if (snapshot === published) return;
-        published = snapshot;
-        workers.forEach((w) => w.postMessage({ type: "allowed-ips", snapshot }));
-        Atomics.add(i32, snapshotWord, 1);
-        wakeFds.forEach((fd) => eventfdWrite(fd));
-      };
-      const loop = new ControlLoop({
-        device, rings, i32, doorbell, sender, logger,
-        afterRound: (actions) => {
-          self?.reresolve(actions);
-          publish();
-          // A new session: the workers send the packets that waited for it.
-          if (actions.some((a) => a.type === "keypair")) wakeFds.forEach((fd) => eventfdWrite(fd));
-        },
-      });
-      const parts: Parts = {
-        config, logger, device, buffer, regions, tun, listenPort: sockets[0].port, workers, loop, i32, stopWord, wakeFds, publish, hostNames: new Map(), undo,
-      };
-      self = new Interface(parts);
-      self.trackHostNames(config);
-      await self.serveUapi(sockets[0].port, cfg.privateKey);
-      const now = device.clock.now();
-      for (const p of device.peerStats()) if (p.endpoint) loop.carryOut(device.initiate(p.slot, now));
-      logger.info("interface up", {
-        interface: tun.name, address: formatIpNet(cfg.vip), listen_port: sockets[0].port, workers: cfg.workers,
-        public_key: encodeKey(device.publicKey!), peers: config.peers.length,
-      });
+  /**
+   * wireguard-go's contract: TUN `name` with MTU 1420, down, no address, no key, no peers,
+   * a UAPI socket, listening on a free port. Keys, port and peers come through the UAPI
+   * (`wg setconf`), address, MTU and routes from outside (`ip`); packets between peers go
+   * through the kernel, as with any WireGuard interface. Slots are sized for the largest
+   * MTU, so any MTU set later works.
+   */
+  static async startWg(name: string, options: StartOptions): Promise<Interface> {
+    const plan: LaunchPlan = {
+      tunName: name, workers: Math.max(1, Math.min(availableParallelism(), 8)), mtu: WG_DEFAULT_MTU, maxMtu: MAX_MTU, address: null,
+      routes: [], privateKey: null, listen: { host: "::", port: 0 }, peers: [], peerCapacity: 1024, relayAddress: null,
+    };
+    const self = await Interface.begin(plan, null, options.logger);
+    options.logger.info("interface created", { interface: self.p.tun.name, listen_port: self.listenPort, workers: plan.workers });
+    return self;
+  }
+
+  private static async begin(plan: LaunchPlan, config: TaltunConfig | null, logger: Logger): Promise<Interface> {
+    const self = new Interface(plan, config, logger);
+    try {
+      if (config) self.trackHostNames(config);
+      await self.serveUapi();
+      const now = self.p.device.clock.now();
+      for (const p of self.p.device.peerStats()) if (p.endpoint) self.p.loop.carryOut(self.p.device.initiate(p.slot, now));
       return self;
     } catch (e) {
-      // Once the workers and the loop run, stopping them is what undoes the rest.
-      if (self) await self.stop();
-      else undo();
+      // The workers and the loop run: stopping them is what undoes the rest.
+      await self.stop();
       throw e;
     }
+  }
+
+  get listenPort(): number {
+    return this.p.sockets.port;
   }
 
   stats(): Record<StatName, number> {
@@ -250,49 +188,40 @@ export class Interface implements RunningInterface {
   }
 
   async apply(config: TaltunConfig): Promise<void> {
-    const { device, logger } = this.p;
-    const old = this.p.config;
-    const key = restartKey(old.interface, config.interface);
-    if (key) throw new ConfigError(`interface.${key}`, "a new value", "cannot change while the interface runs; restart it");
+    const { device } = this.p;
+    if (!this.config) throw new ConfigError("interface", "a configuration file", "this interface is configured through the UAPI (wg setconf)");
+    const diff = diffConfig(this.config, config);
+    if (diff.restartKey) throw new ConfigError(`interface.${diff.restartKey}`, "a new value", "cannot change while the interface runs; restart it");
     // Resolve first: a name that does not resolve leaves the running configuration alone.
     const endpoints = new Map<string, string>();
     await Promise.all(
-      config.peers.map(async (p) => {
-        if (p.endpoint) endpoints.set(peerId(p), await resolveEndpoint(p.endpoint));
+      [...diff.added, ...diff.changed.filter((c) => c.endpoint).map((c) => c.now)].map(async (p) => {
+        if (p.endpoint) endpoints.set(encodeKey(p.publicKey), await resolveEndpoint(p.endpoint));
       }),
     );
-    if (!keysEqual(old.interface.privateKey, config.interface.privateKey)) device.setPrivateKey(config.interface.privateKey);
-    const before = new Map(old.peers.map((p) => [peerId(p), p]));
-    const after = new Set(config.peers.map(peerId));
-    let added = 0;
-    let changed = 0;
-    let removed = 0;
-    for (const [id, p] of before) {
-      if (after.has(id)) continue;
-      device.removePeer(p.publicKey);
-      removed++;
+    if (diff.privateKey) {
+      this.privateKey = diff.privateKey.slice();
+      device.setPrivateKey(diff.privateKey);
     }
-    for (const p of config.peers) {
-      const was = before.get(peerId(p));
-      const resolved = endpoints.get(peerId(p));
-      if (was && sameNets(was, p) && samePsk(was, p) && was.endpoint === p.endpoint && was.persistentKeepalive === p.persistentKeepalive) continue;
+    for (const p of diff.removed) device.removePeer(p.publicKey);
+    for (const p of diff.added) device.addPeer(peerChange(p, endpoints.get(encodeKey(p.publicKey))));
+    for (const c of diff.changed) {
+      const resolved = endpoints.get(encodeKey(c.now.publicKey));
       const slot = device.addPeer({
-        publicKey: p.publicKey,
-        presharedKey: p.presharedKey ?? undefined,
-        allowedIps: !was || !sameNets(was, p) ? p.allowedIps.map(formatIpNet) : undefined,
-        endpoint: resolved && (!was || was.endpoint !== p.endpoint) ? parseEndpoint(resolved) : undefined,
-        persistentKeepalive: !was || was.persistentKeepalive !== p.persistentKeepalive ? p.persistentKeepalive : undefined,
+        publicKey: c.now.publicKey,
+        presharedKey: c.presharedKey ? (c.now.presharedKey ?? undefined) : undefined,
+        allowedIps: c.allowedIps ? c.now.allowedIps.map(formatIpNet) : undefined,
+        endpoint: resolved ? parseEndpoint(resolved) : undefined,
+        persistentKeepalive: c.persistentKeepalive ? c.now.persistentKeepalive : undefined,
       });
-      if (was && was.presharedKey && !p.presharedKey) device.peerBySlot(slot)?.clearPresharedKey();
-      if (was) changed++;
-      else added++;
+      if (c.presharedKey && !c.now.presharedKey) device.peerBySlot(slot)?.clearPresharedKey();
     }
-    this.p.tun.setRoutes(tunnelRoutes(config, logger));
-    this.p.config = config;
+    this.p.tun.setRoutes(tunnelRoutes(config, this.logger));
+    this.config = config;
     this.trackHostNames(config);
     this.p.publish();
     this.p.loop.wake();
-    logger.info("configuration applied", { peers_added: added, peers_changed: changed, peers_removed: removed });
+    this.logger.info("configuration applied", { peers_added: diff.added.length, peers_changed: diff.changed.length, peers_removed: diff.removed.length });
   }
 
   stop(): Promise<void> {
@@ -300,9 +229,10 @@ export class Interface implements RunningInterface {
   }
 
   private async shutdown(): Promise<void> {
-    const { i32, stopWord, wakeFds, workers, loop, logger, tun } = this.p;
+    const { i32, words, wakeFds, workers, loop, tun } = this.p;
+    clearInterval(this.tunWatch);
     const started = performance.now();
-    Atomics.store(i32, stopWord, 1);
+    Atomics.store(i32, words.stop, 1);
     wakeFds.forEach((fd) => eventfdWrite(fd));
     await Promise.all(
       workers.map((w) =>
@@ -316,53 +246,83 @@ export class Interface implements RunningInterface {
     await loop.stop();
     await this.uapi?.close();
     this.p.undo();
-    logger.info("interface down", { interface: tun.name, workers_stopped_ms: workersMs, total_ms: Math.round(performance.now() - started) });
+    this.logger.info("interface down", { interface: tun.name, workers_stopped_ms: workersMs, total_ms: Math.round(performance.now() - started) });
   }
 
-  private async serveUapi(listenPort: number, privateKey: Uint8Array): Promise<void> {
-    const { device, tun, logger } = this.p;
-    let key = privateKey;
+  private async serveUapi(): Promise<void> {
+    const { device, tun, sockets, workers, wakeFds, sender } = this.p;
     this.uapi = await uapiListen(
       tun.name,
       uapiDevice({
         device,
-        listenPort,
-        privateKey: () => key,
+        listenPort: () => sockets.port,
+        setListenPort: (port) => sockets.rebind(port, workers, wakeFds, (fd) => sender.setFd(fd)),
+        privateKey: () => this.privateKey,
         setPrivateKey: (k) => {
-          key = k.slice();
+          this.privateKey = k.slice();
           device.setPrivateKey(k);
         },
+        fwmark: () => this.fwmark,
         counters: () => this.stats(),
         changed: () => {
           this.p.publish();
           this.p.loop.wake();
         },
       }),
-      { logger },
+      { logger: this.logger },
     );
+  }
+
+  private afterRound(actions: readonly DeviceAction[]): void {
+    this.reresolve(actions);
+    this.p.publish();
+    // A new session: the workers send the packets that waited for it.
+    if (actions.some((a) => a.type === "keypair")) this.p.wakeFds.forEach((fd) => eventfdWrite(fd));
+    if (Atomics.load(this.p.i32, this.p.words.tunGone) !== 0) this.onTunDeleted();
+  }
+
+  /** Follows the device: its MTU (padding never exceeds it) and its existence. */
+  private watchTun(): void {
+    let mtu: number;
+    try {
+      mtu = tunInfo(this.p.tun.fds[0]).mtu;
+    } catch (e) {
+      if (e instanceof SysError && (e.errno === "EBADFD" || e.errno === "ENODEV")) this.onTunDeleted();
+      else this.logger.warn("cannot read the TUN device's MTU", { error: (e as Error).message });
+      return;
+    }
+    if (mtu === this.mtu) return;
+    this.logger.info("TUN MTU changed", { from: this.mtu, to: mtu });
+    this.mtu = mtu;
+    Atomics.store(this.p.i32, this.p.words.mtu, mtu);
+    this.p.wakeFds.forEach((fd) => eventfdWrite(fd));
+  }
+
+  private onTunDeleted(): void {
+    this.logger.info("TUN device deleted: stopping", { interface: this.p.tun.name });
+    this.tunDeleted();
   }
 
   /** Peers known by host name: when their handshakes stop completing, look the name up again. */
   private trackHostNames(config: TaltunConfig): void {
-    const { device, hostNames } = this.p;
-    hostNames.clear();
+    this.hostNames.clear();
     for (const p of config.peers) {
-      if (p.endpoint && ipFamily(parseHostPort(p.endpoint).host) === 0) hostNames.set(device.peerSlot(p.publicKey), p.endpoint);
+      if (p.endpoint && ipFamily(parseHostPort(p.endpoint).host) === 0) this.hostNames.set(this.p.device.peerSlot(p.publicKey), p.endpoint);
     }
   }
 
   private reresolve(actions: readonly DeviceAction[]): void {
-    const { device, logger, hostNames } = this.p;
+    const { device } = this.p;
     for (const a of actions) {
-      const name = a.type === "handshake-failed" ? hostNames.get(a.peer) : undefined;
+      const name = a.type === "handshake-failed" ? this.hostNames.get(a.peer) : undefined;
       if (!name) continue;
       resolveEndpoint(name).then(
         (addr) => {
           const peer = device.peerStats().find((p) => p.slot === a.peer);
           if (peer) device.addPeer({ publicKey: peer.publicKey, endpoint: parseEndpoint(addr) });
-          logger.info("peer endpoint resolved again", { endpoint: name, address: addr });
+          this.logger.info("peer endpoint resolved again", { endpoint: name, address: addr });
         },
-        (e: Error) => logger.warn("cannot resolve peer endpoint", { endpoint: name, error: e.message }),
+        (e: Error) => this.logger.warn("cannot resolve peer endpoint", { endpoint: name, error: e.message }),
       );
     }
   }
@@ -375,4 +335,13 @@ export class Interface implements RunningInterface {
  */
 export function startInterface(config: TaltunConfig, options: StartOptions): Promise<RunningInterface> {
   return Interface.start(config, options);
+}
+
+/**
+ * Creates TUN `name` the way wireguard-go does (MTU 1420, down, no address) with no key and
+ * no peers, and serves its UAPI socket: configure it with `wg` and `ip`. Needs root.
+ * @example const tun = await startWgInterface("wg0", { logger }); await tun.done;
+ */
+export function startWgInterface(name: string, options: StartOptions): Promise<RunningInterface> {
+  return Interface.startWg(name, options);
 }

@@ -26,6 +26,11 @@ export class ControlSender {
     this.lengths = new Uint32Array(memory.buffer, lengths, 1);
   }
 
+  /** Sends from socket `fd` from now on (the listen port moved). */
+  setFd(fd: number): void {
+    this.cb.fd = fd;
+  }
+
   /** Sends `bytes` to the endpoint record `endpoint`; false if the kernel refused it. */
   send(endpoint: Uint8Array, bytes: Uint8Array): boolean {
     if (bytes.length > BUFFER) throw new RangeError(`control message of ${bytes.length} bytes`);

@@ -11,8 +11,12 @@ import type { Logger } from "../log/log.js";
 export interface TunSpec {
   name: string;
   queues: number;
-  /** The interface address with its prefix, e.g. `100.64.0.1/24`. */
-  address: string;
+  /**
+   * The interface address with its prefix, e.g. `100.64.0.1/24`, and the device brought
+   * up. Null: no address and left down, for whoever configures it from outside (`ip`), as
+   * with wireguard-go.
+   */
+  address: string | null;
   mtu: number;
   /** Prefixes routed into the device. */
   routes: readonly string[];
@@ -58,8 +62,10 @@ export function openTunDevice(spec: TunSpec, logger: Logger): TunDevice {
     fds.push(first.fd);
     for (let q = 1; q < spec.queues; q++) fds.push(tunOpenQueue(first.name, options).fd);
     linkSetMtu(first.name, spec.mtu);
-    addrAdd(first.name, spec.address);
-    linkSetUp(first.name, true);
+    if (spec.address !== null) {
+      addrAdd(first.name, spec.address);
+      linkSetUp(first.name, true);
+    }
     const setRoutes = (wanted: readonly string[]) => {
       for (const r of wanted) {
         if (routes.includes(r)) continue;

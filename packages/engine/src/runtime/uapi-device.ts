@@ -16,7 +16,12 @@ export interface UapiDeviceOptions {
   device: Device;
   privateKey: () => Uint8Array | null;
   setPrivateKey: (key: Uint8Array) => void;
-  listenPort: number;
+  /** The port the interface listens on now. */
+  listenPort: () => number;
+  /** Moves the sockets to `port` (0: any free port); resolves with the port bound. */
+  setListenPort: (port: number) => Promise<number>;
+  /** The firewall mark of the sockets (0: none). */
+  fwmark: () => number;
   /** Called after a successful change. */
   changed: () => void;
   /** The data plane's counters, summed over the workers. */
@@ -32,8 +37,8 @@ export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
     snapshot(): DeviceSnapshot {
       return {
         privateKey: o.privateKey(),
-        listenPort: o.listenPort,
-        fwmark: 0,
+        listenPort: o.listenPort(),
+        fwmark: o.fwmark(),
         peers: device.peerStats().map((p) => ({
           publicKey: p.publicKey,
           presharedKey: device.peerBySlot(p.slot)?.presharedKey ?? null,
@@ -47,9 +52,13 @@ export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
       };
     },
 
-    apply(req: UapiSetRequest): void {
-      if (req.listenPort !== undefined && req.listenPort !== o.listenPort) {
-        throw new UapiError(EADDRINUSE, "changing the listen port of a running Taltun interface is not supported; restart it");
+    async apply(req: UapiSetRequest): Promise<void> {
+      if (req.listenPort !== undefined && req.listenPort !== o.listenPort()) {
+        try {
+          await o.setListenPort(req.listenPort);
+        } catch (e) {
+          throw new UapiError(EADDRINUSE, `cannot listen on port ${req.listenPort}: ${(e as Error).message}`);
+        }
       }
       if (req.privateKey === null) throw new UapiError(EINVAL, "a Taltun interface cannot run without a private key");
       if (req.privateKey) o.setPrivateKey(req.privateKey);

@@ -1,0 +1,87 @@
+/**
+ * The interface's UDP sockets: one per worker, bound to one port with SO_REUSEPORT so the
+ * kernel spreads flows over the workers. They can move to another port while the tunnel
+ * runs (`wg set IF listen-port N`): the new group is bound first, each worker switches at
+ * its next batch and says so, and only then are the old sockets closed, so no datagram
+ * finds no socket and no worker reads a closed fd.
+ * @module
+ */
+import type { Worker } from "node:worker_threads";
+import { closeFd, eventfdWrite, udpOpen } from "@taltun/io-shim";
+import type { ControlMessage, WorkerMessage } from "../dataplane/worker.js";
+
+const SOCKET_BUFFER = 8 << 20;
+/** How long a worker may take to move to a new socket before its old one is closed anyway. */
+const SWITCH_MS = 2000;
+
+/** Opens `count` sockets on `host`:`port` (0: any free port) sharing that port. */
+function openGroup(host: string, port: number, count: number): { fds: number[]; port: number } {
+  const fds: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      // The first socket's port (the kernel's pick, for port 0) is the group's.
+      const s = udpOpen({ address: host, port, reusePort: true, rcvbuf: SOCKET_BUFFER, sndbuf: SOCKET_BUFFER });
+      fds.push(s.fd);
+      port = s.port;
+    }
+  } catch (e) {
+    fds.forEach(closeFd);
+    throw e;
+  }
+  return { fds, port };
+}
+
+/** The sockets of a running interface. */
+export class UdpSockets {
+  private constructor(
+    readonly host: string,
+    public fds: number[],
+    public port: number,
+  ) {}
+
+  /** Binds one socket per worker on `host`:`port` (0: a free port the kernel picks). */
+  static open(host: string, port: number, workers: number): UdpSockets {
+    const g = openGroup(host, port, workers);
+    return new UdpSockets(host, g.fds, g.port);
+  }
+
+  /**
+   * Moves every worker to new sockets on `port` (0: any free port); resolves with the port
+   * once the old sockets are closed. A port that cannot be bound throws and changes nothing.
+   * `onSwitch` learns the new first fd at once (the control plane's own sender uses it).
+   */
+  async rebind(port: number, workers: readonly Worker[], wakeFds: readonly number[], onSwitch: (fd: number) => void): Promise<number> {
+    if (port !== 0 && port === this.port) return this.port;
+    const g = openGroup(this.host, port, this.fds.length);
+    const old = this.fds;
+    this.fds = g.fds;
+    this.port = g.port;
+    onSwitch(g.fds[0]);
+    await Promise.all(
+      workers.map(
+        (w, i) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(done, SWITCH_MS);
+            function done() {
+              clearTimeout(timer);
+              w.off("message", onMessage);
+              resolve();
+            }
+            function onMessage(m: WorkerMessage) {
+              if (m.type === "udp-fd-applied" && m.fd === g.fds[i]) done();
+            }
+            w.on("message", onMessage);
+            w.postMessage({ type: "udp-fd", fd: g.fds[i] } satisfies ControlMessage);
+            eventfdWrite(wakeFds[i]);
+          }),
+      ),
+    );
+    old.forEach(closeFd);
+    return this.port;
+  }
+
+  close(): void {
+    this.fds.forEach(closeFd);
+    this.fds = [];
+  }
+}
