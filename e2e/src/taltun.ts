@@ -10,6 +10,8 @@ import { type KeyPair, wgKeyPair } from "./wireguard-go.js";
 
 /** The built CLI, as `pnpm taltun` runs it. */
 export const TALTUN_CLI = new URL("../../packages/cli/dist/main.js", import.meta.url).pathname;
+/** The built `taltun-wg` (wireguard-go's command line), an executable script. */
+export const TALTUN_WG = new URL("../../packages/cli/dist/wg.js", import.meta.url).pathname;
 
 /** One `[[peers]]` entry. */
 export interface TaltunPeer {

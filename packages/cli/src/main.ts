@@ -3,6 +3,7 @@ import { VERSION } from "@taltun/engine";
 import { Command } from "commander";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
+import { registerReload } from "./commands/reload.js";
 import { registerGenkey } from "./commands/genkey.js";
 import { registerPubkey } from "./commands/pubkey.js";
 import { registerShow } from "./commands/show.js";
@@ -23,6 +24,6 @@ const program = new Command()
     process.exit(err.exitCode === 1 && USAGE_ERRORS.has(err.code) ? EXIT_CONFIG : err.exitCode);
   });
 
-for (const register of [registerUp, registerDown, registerShow, registerGenkey, registerPubkey, registerDemo]) register(program);
+for (const register of [registerUp, registerDown, registerReload, registerShow, registerGenkey, registerPubkey, registerDemo]) register(program);
 
 await program.parseAsync();

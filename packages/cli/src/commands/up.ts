@@ -1,6 +1,7 @@
 /**
  * `taltun up <config.toml>`: validates the configuration, starts the interface, writes the
- * pid file, and stops cleanly on SIGINT/SIGTERM.
+ * pid file, applies the file again on SIGHUP (only what changed; an invalid file is
+ * refused and the running configuration stays), and stops cleanly on SIGINT/SIGTERM.
  */
 import { ConfigError, type LogFormat, type RunningInterface, createLogger, startInterface } from "@taltun/engine";
 import type { Command } from "commander";
@@ -66,6 +67,18 @@ async function up(file: string, flags: UpFlags): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // One reload at a time: a SIGHUP during a reload runs another once it is done.
+  let reloading: Promise<void> = Promise.resolve();
+  process.on("SIGHUP", () => {
+    reloading = reloading.then(async () => {
+      if (!tun || signalled) return;
+      try {
+        await tun.apply(loadConfig(file, flags));
+      } catch (e) {
+        logger.error("reload refused; the running configuration stays", { error: e instanceof Error ? e.message : String(e) });
+      }
+    });
+  });
   try {
     tun = await startInterface(config, { logger });
     if (signalled) void stop(); // a signal that came while starting
