@@ -142,6 +142,8 @@ export interface TaltunHub {
   hubKeys: KeyPair;
   /** 100.64.<net>.1 */
   hubVip: string;
+  /** The hub's `taltun up`. */
+  hubProcess: LabProcess;
   spokes: { ns: string; tunName: string; vip: string; keys: KeyPair; process: LabProcess }[];
 }
 
@@ -162,7 +164,7 @@ export async function taltunHub(lab: Lab, net: number, count: number): Promise<T
     lab.link(hub, `198.18.${net}.${4 * i + 1}/30`, ns, `198.18.${net}.${4 * i + 2}/30`, [`vs${i}`, "veth0"]);
     return { ns, tunName: `s${i}${net}${lab.tag}`.slice(0, 15), vip: `100.64.${net}.${10 + i}`, keys: wgKeyPair() };
   });
-  await startTaltun(lab, hub, {
+  const hubProcess = await startTaltun(lab, hub, {
     mode: "server", tunName: hubIf, localAddr: "0.0.0.0:51820", vip: `${hubVip}/24`, privateKey: hubKeys.privateKey,
     peers: spokes.map((s) => ({ vip: s.vip, publicKey: s.keys.publicKey })),
   });
@@ -175,5 +177,5 @@ export async function taltunHub(lab: Lab, net: number, count: number): Promise<T
     started.push({ ...s, process });
   }
   for (const s of started) await pingOk(lab, s.ns, hubVip, 1);
-  return { hub, hubIf, hubKeys, hubVip, spokes: started };
+  return { hub, hubIf, hubKeys, hubVip, hubProcess, spokes: started };
 }
