@@ -28,6 +28,8 @@ export interface WgPeer {
 
 /** What a wireguard-go interface in a lab namespace is made of. */
 export interface WgInterface {
+  /** The wireguard-go executable (default: Debian's `wireguard-go` on the PATH). */
+  binary?: string;
   ifname: string;
   privateKey: string;
   listenPort?: number;
@@ -52,7 +54,7 @@ function setconf(spec: WgInterface): string {
  * for the peers' allowed IPs, and brings the link up. The lab ends the process by its PID.
  */
 export async function startWireguardGo(lab: Lab, ns: string, spec: WgInterface): Promise<LabProcess> {
-  const proc = lab.spawn(ns, ["wireguard-go", "-f", spec.ifname], { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error" });
+  const proc = lab.spawn(ns, [spec.binary ?? "wireguard-go", "-f", spec.ifname], { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error" });
   lab.afterExit(() => rmSync(`/var/run/wireguard/${spec.ifname}.sock`, { force: true }));
   await waitFor(`wireguard-go ${spec.ifname} UAPI socket`, 5000, () =>
     existsSync(`/var/run/wireguard/${spec.ifname}.sock`) ? true : undefined,
