@@ -116,6 +116,7 @@ async function main(): Promise<number> {
   }
   const runnable = selected.filter((c) => !(c.upstream && upstreamMissing));
   const m = machine();
+  const loadAtStart = loadavg();
   const started = new Date();
   const options = { upstream, mtu };
 
@@ -173,7 +174,7 @@ async function main(): Promise<number> {
     `${rounds} round${rounds > 1 ? "s" : ""} x ${seconds} s per load, medians; tunnel MTU ${mtu}; ` +
     `UDP ${UDP_PAYLOAD}-byte payloads offered at ${UDP_RATE}bit/s; RTT: ping every 0.2 s, median`;
   const header = [
-    `# bench:e2e ${started.toISOString()} on ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, node ${m.node}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")} at the end`,
+    `# bench:e2e ${started.toISOString()} on ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, node ${m.node}, 1-min load average ${loadAtStart[0].toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end (2 cores: other work on the machine shows)`,
     `# ${settings}`,
     `# CPU-s/GB from the TCP 1-stream run: "machine" = all cores' busy time (/proc/stat; includes anything else running), "VPN" = the two VPN processes' own time`,
     `# x up = this case / upstream wireguard-go <-> upstream (throughput: higher is better; CPU-s/GB: lower is better)`,
@@ -181,7 +182,14 @@ async function main(): Promise<number> {
   ];
   const table = renderTable(cases);
   const failures = cases.filter((c) => !c.median && !c.skipped);
-  const text = [...header, "", table, ...cases.flatMap((c) => c.errors.map((e) => `error: ${c.id} ${e.split("\n")[0]}`)), ""].join("\n");
+  // The spread behind each median: every round's TCP figures, with the load average the case started at.
+  const width = Math.max(...cases.map((c) => c.name.length));
+  const byRound = rounds > 1
+    ? ["", "TCP-1 / TCP-4 Gbit/s in each round (1-min load average when the case started):",
+       ...cases.filter((c) => c.median).map((c) => `  ${c.name.padEnd(width)}  ${samples.filter((s) => s.case === c.id)
+         .map((s) => `${s.tcp1.gbps.toFixed(2)} / ${s.tcp4.gbps.toFixed(2)} (${s.loadavg[0].toFixed(1)})`).join("   ")}`)]
+    : [];
+  const text = [...header, "", table, ...byRound, ...cases.flatMap((c) => c.errors.map((e) => `error: ${c.id} ${e.split("\n")[0]}`)), ""].join("\n");
   console.log(`\n${text}`);
 
   mkdirSync(outDir, { recursive: true });
