@@ -1,8 +1,8 @@
 // AEAD micro-benchmark (RFC 8439 ChaCha20-Poly1305): @taltun/wasm-crypto (batch of 64 in
 // place, single calls at pointers, the convenience API) against node:crypto and
-// @noble/ciphers per packet, OpenSSL's own figure from `openssl speed`, and the JS heap
-// before/after a million batch calls. Every task does 64 packets per iteration, so the
-// columns compare like with like.
+// @noble/ciphers per packet, OpenSSL's own figures from `openssl speed` (full, and
+// restricted to 128-bit SIMD like WebAssembly's), and the JS heap before/after a million
+// batch calls. Every task does 64 packets per iteration, so the columns compare like with like.
 import { spawnSync } from "node:child_process";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
@@ -13,6 +13,8 @@ const SIZES = [64, 512, 1420];
 const N = 64; // packets per iteration (and per batch)
 const SLOT = 2048;
 const TIME_MS = 400;
+/** `openssl speed` with AVX2 and AVX-512 masked off (OPENSSL_ia32cap, second word): the 128-bit SSSE3 code. */
+export const OPENSSL_SIMD128 = ":~0x1d0030020";
 
 // Memory layout of the benchmark: scratch, descriptors (seal, open), key, nonces, slots, pristine copies.
 const SCRATCH = wc.HEAP_BASE;
@@ -46,8 +48,8 @@ function writeDesc(at: number, i: number, len: number): void {
 }
 
 // Runs `fn` until V8 has optimized it (DESIGN §5: ~10^4 calls), bounded in time.
-function warm(fn: () => void, before?: () => void): void {
-  const end = performance.now() + 300;
+function warm(fn: () => void, before?: () => void, ms = 300): void {
+  const end = performance.now() + ms;
   for (let i = 0; i < 10_000 && performance.now() < end; i++) {
     before?.();
     fn();
@@ -65,7 +67,7 @@ function tasksFor(size: number, key: Uint8Array): { name: string; op: string; fn
     writeDesc(DESC_SEAL, i, size);
     writeDesc(DESC_OPEN, i, size + 16);
   }
-  const restore = (): void => u8.copyWithin(DATA, PRISTINE, PRISTINE + N * SLOT);
+  const restore = (): void => void u8.copyWithin(DATA, PRISTINE, PRISTINE + N * SLOT);
   restore();
   if (aead.openBatch(DESC_OPEN, N) !== N) throw new Error("benchmark setup: batch open failed");
   const keyBuf = Buffer.from(key);
@@ -98,14 +100,14 @@ function tasksFor(size: number, key: Uint8Array): { name: string; op: string; fn
   ];
 }
 
-async function measure(): Promise<Row[]> {
+async function measure(timeMs: number): Promise<Row[]> {
   const rows: Row[] = [];
   const key = new Uint8Array(randomBytes(32));
   for (const size of SIZES) {
     const tasks = tasksFor(size, key);
-    const bench = new Bench({ time: TIME_MS, warmupTime: 100 });
+    const bench = new Bench({ time: timeMs, warmupTime: Math.min(100, timeMs) });
     for (const t of tasks) {
-      warm(t.fn, t.before);
+      warm(t.fn, t.before, Math.min(300, timeMs));
       bench.add(`${t.op} ${t.name}`, t.fn, t.before ? { beforeEach: t.before } : {});
     }
     await bench.run();
@@ -121,13 +123,29 @@ async function measure(): Promise<Row[]> {
   return rows;
 }
 
-/** OpenSSL's chacha20-poly1305 streaming figure, 1024-byte column, in MB/s (null when unavailable). */
-function opensslMBps(): number | null {
-  const r = spawnSync("openssl", ["speed", "-evp", "chacha20-poly1305", "-seconds", "1"], { encoding: "utf8" });
-  const line = r.stdout?.split("\n").find((l) => /^chacha20-poly1305\s/i.test(l.trim()));
-  if (!line) return null;
-  const cols = line.trim().split(/\s+/).slice(1); // 16 64 256 1024 8192 16384 bytes, in "k" (1000 B/s)
-  return Number.parseFloat(cols[3]) / 1000;
+/** OpenSSL's chacha20-poly1305 figures in MB/s by buffer size (bytes), as `openssl speed` prints them. */
+export type OpensslSpeed = Record<number, number>;
+
+/**
+ * `openssl speed -evp chacha20-poly1305 -seconds 1` (with `-bytes` for one size only), with
+ * OPENSSL_ia32cap set to `ia32cap` when given; throws when openssl is missing or prints no row.
+ */
+export function opensslSpeed(ia32cap?: string, bytes?: number): OpensslSpeed {
+  const env = { ...process.env };
+  delete env.OPENSSL_ia32cap;
+  if (ia32cap) env.OPENSSL_ia32cap = ia32cap;
+  const args = ["speed", "-evp", "chacha20-poly1305", "-seconds", "1", ...(bytes ? ["-bytes", String(bytes)] : [])];
+  const r = spawnSync("openssl", args, { encoding: "utf8", env, timeout: 30_000 });
+  if (r.error) throw new Error(`openssl ${args.join(" ")}: ${r.error.message} (Debian package openssl; scripts/setup.sh installs it)`);
+  // "type  16 bytes  64 bytes ...", then "ChaCha20-Poly1305  233798.96k ...", in 1000s of bytes per second.
+  const lines = r.stdout.split("\n").map((l) => l.trim());
+  const head = lines.find((l) => /^type\s/.test(l));
+  const row = lines.find((l) => /^chacha20-poly1305\s/i.test(l));
+  if (!head || !row) throw new Error(`openssl ${args.join(" ")}: no result row\n${r.stdout}${r.stderr}`);
+  const sizes = [...head.matchAll(/(\d+) bytes/g)].map((m) => Number(m[1]));
+  const values = row.split(/\s+/).slice(1).map((v) => Number.parseFloat(v) / 1000);
+  if (sizes.length !== values.length || values.some((v) => !Number.isFinite(v))) throw new Error(`openssl speed: cannot read ${JSON.stringify(row)}`);
+  return Object.fromEntries(sizes.map((n, i) => [n, values[i]]));
 }
 
 // JS heap after a million batch calls: the data-plane path must allocate nothing per call.
@@ -146,12 +164,13 @@ function heapCheck(calls: number, batch: number, size: number): { before: number
 const pad = (s: string, n: number): string => s.padEnd(n);
 const lpad = (s: string, n: number): string => s.padStart(n);
 
-/** Runs the AEAD suite and prints its table. */
-export async function runAeadBench(): Promise<void> {
+/** Runs the AEAD suite, prints its table and returns its headline figures. */
+export async function runAeadBench(o: { smoke?: boolean } = {}): Promise<Record<string, number>> {
+  const timeMs = o.smoke ? 50 : TIME_MS;
   console.log(
-    `\n## AEAD: ChaCha20-Poly1305 (node ${process.version}, ${N} packets per iteration, median of ${TIME_MS} ms of samples, ${new Date().toISOString()})\n`,
+    `\n## AEAD: ChaCha20-Poly1305 (node ${process.version}, ${N} packets per iteration, median of ${timeMs} ms of samples, ${new Date().toISOString()})\n`,
   );
-  const rows = await measure();
+  const rows = await measure(timeMs);
   console.log(`${pad("op", 5)} ${lpad("bytes", 5)}  ${pad("implementation", 20)} ${lpad("MB/s", 8)} ${lpad("us/pkt", 8)} ${lpad("x node", 7)}`);
   for (const r of rows) {
     const node = rows.find((x) => x.op === r.op && x.size === r.size && x.impl === "node:crypto")!;
@@ -159,20 +178,46 @@ export async function runAeadBench(): Promise<void> {
       `${pad(r.op, 5)} ${lpad(String(r.size), 5)}  ${pad(r.impl, 20)} ${lpad(r.mbps.toFixed(0), 8)} ${lpad(r.usPerPacket.toFixed(3), 8)} ${lpad((r.mbps / node.mbps).toFixed(2), 7)}`,
     );
   }
-  const ossl = opensslMBps();
+  // Smoke: the 1024-byte column only (1 s per run); otherwise every size (6 s per run).
+  const full = opensslSpeed(undefined, o.smoke ? 1024 : undefined);
+  const simd128 = opensslSpeed(OPENSSL_SIMD128, o.smoke ? 1024 : undefined);
   const batch = (op: string): number => rows.find((x) => x.op === op && x.size === 1420 && x.impl === "wasm-crypto batch")!.mbps;
-  if (ossl === null) {
-    console.log("\nopenssl speed: not available");
-  } else {
-    console.log(`\nopenssl speed -evp chacha20-poly1305 -seconds 1, 1024-byte column: ${ossl.toFixed(0)} MB/s`);
-    console.log(`wasm-crypto batch seal 1420 B: ${batch("seal").toFixed(0)} MB/s = ${(batch("seal") / ossl).toFixed(2)} of OpenSSL`);
-    console.log(`wasm-crypto batch open 1420 B: ${batch("open").toFixed(0)} MB/s = ${(batch("open") / ossl).toFixed(2)} of OpenSSL`);
+  const node = (op: string): number => rows.find((x) => x.op === op && x.size === 1420 && x.impl === "node:crypto")!.mbps;
+  const noble = (op: string): number => rows.find((x) => x.op === op && x.size === 1420 && x.impl === "@noble/ciphers")!.mbps;
+  const cols = Object.keys(full).map(Number).filter((n) => n === 1024 || n === 16384);
+  console.log(`\nopenssl speed -evp chacha20-poly1305 -seconds 1 (${execVersion()}), MB/s:`);
+  console.log(`${"".padEnd(46)}${cols.map((n) => lpad(`${n} B`, 9)).join("")}`);
+  console.log(`${pad("OpenSSL, full (AVX2/AVX-512 if any)", 46)}${cols.map((n) => lpad(full[n].toFixed(0), 9)).join("")}`);
+  console.log(`${pad(`OpenSSL, 128-bit SIMD (ia32cap ${OPENSSL_SIMD128})`, 46)}${cols.map((n) => lpad(simd128[n].toFixed(0), 9)).join("")}`);
+  console.log(`\n1420-byte packets, MB/s and share of OpenSSL's 1024-byte column (full / 128-bit):`);
+  for (const op of ["seal", "open"]) {
+    for (const [impl, v] of [["wasm-crypto batch", batch(op)], ["node:crypto", node(op)], ["@noble/ciphers", noble(op)]] as const) {
+      console.log(`${pad(op, 5)} ${pad(impl, 20)} ${lpad(v.toFixed(0), 6)}   ${(v / full[1024]).toFixed(2)} / ${(v / simd128[1024]).toFixed(2)}`);
+    }
   }
-  const calls = 1_000_000, hb = 4, hs = 64;
+  const calls = o.smoke ? 100_000 : 1_000_000, hb = 4, hs = 64;
   const { before, after } = heapCheck(calls, hb, hs);
   const gcNote = (globalThis as { gc?: unknown }).gc ? "after global.gc()" : "WITHOUT --expose-gc: figures include garbage";
   console.log(
     `\nheap: ${calls.toLocaleString("en")} sealBatch calls (${hb} x ${hs} B each), heapUsed ${before} -> ${after} bytes ` +
       `(${after - before >= 0 ? "+" : ""}${after - before}), ${gcNote}`,
   );
+  return {
+    "wasm batch seal 1420 MB/s": batch("seal"),
+    "wasm batch open 1420 MB/s": batch("open"),
+    "node:crypto seal 1420 MB/s": node("seal"),
+    "node:crypto open 1420 MB/s": node("open"),
+    "noble seal 1420 MB/s": noble("seal"),
+    "noble open 1420 MB/s": noble("open"),
+    "openssl full 1024 MB/s": full[1024],
+    "openssl simd128 1024 MB/s": simd128[1024],
+    ...(o.smoke ? {} : { "openssl full 16384 MB/s": full[16384], "openssl simd128 16384 MB/s": simd128[16384] }),
+    "wasm batch seal / openssl simd128": batch("seal") / simd128[1024],
+    "heap bytes per packet (sealBatch)": (after - before) / (calls * hb),
+  };
+}
+
+function execVersion(): string {
+  const r = spawnSync("openssl", ["version"], { encoding: "utf8", timeout: 5000 });
+  return r.stdout?.trim() || "openssl";
 }

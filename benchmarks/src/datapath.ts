@@ -7,17 +7,30 @@
  * a `taltun up` peer in another, iperf3 both ways through the tunnel, bounded in seconds.
  *
  *   pnpm --filter @taltun/benchmarks run bench:datapath [seconds]
+ *
+ * `pnpm bench` runs it as its `datapath` suite (runDatapathBench), with 2 s each way.
  */
+import { fileURLToPath } from "node:url";
 import { Lab, requireLabPreconditions, waitFor } from "@taltun/e2e/lab";
 import { startTaltun } from "@taltun/e2e/taltun";
 import { wgKeyPair } from "@taltun/e2e/wireguard-go";
 
 type Sample = Record<string, number>;
 
-async function main(): Promise<void> {
+/** Runs the data-plane suite for `seconds` each way, prints its table and returns its headline figures. */
+export async function runDatapathBench(o: { seconds?: number } = {}): Promise<Record<string, number>> {
   requireLabPreconditions();
-  const seconds = Number(process.argv[2] ?? 5);
+  const seconds = o.seconds ?? 5;
   const lab = new Lab("dpb");
+  // Interrupted (Ctrl-C, or the smoke test's time limit): remove the lab, then exit.
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    void lab.close().finally(() => process.exit(128 + (sig === "SIGINT" ? 2 : 15)));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     const a = lab.netns("a");
     const b = lab.netns("b");
@@ -41,13 +54,18 @@ async function main(): Promise<void> {
     await waitFor("a first ping", 15_000, () => (lab.exec(b, ["ping", "-c", "1", "-W", "1", "100.64.22.1"]).includes(" 1 received") ? true : undefined));
     for (const reverse of [false, true]) {
       lab.spawn(a, ["iperf3", "-s", "-1", "-B", "100.64.22.1"]);
-      await waitFor("iperf3", 10_000, () => lab.exec(b, ["iperf3", "-c", "100.64.22.1", "-t", String(seconds), ...(reverse ? ["-R"] : [])]));
+      // Bounded: -t seconds, a 50 Gbit/s cap (bytes <= rate x seconds), a kill after seconds + 20.
+      await waitFor("iperf3", 10_000, () =>
+        lab.exec(b, ["iperf3", "-c", "100.64.22.1", "-t", String(seconds), "-b", "50G", ...(reverse ? ["-R"] : [])], undefined, (seconds + 20) * 1000),
+      );
     }
     node.child.kill("SIGTERM");
     await node.exited;
     const samples = JSON.parse(node.output().trim().split("\n").pop() ?? "[]") as Sample[];
-    report(samples, seconds);
+    return report(samples, seconds);
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await lab.close();
   }
 }
@@ -58,7 +76,7 @@ function heapRange(samples: Sample[], from: Sample): string {
   return `${Math.min(...heaps)} / ${Math.max(...heaps)}`;
 }
 
-function report(samples: Sample[], seconds: number): void {
+function report(samples: Sample[], seconds: number): Record<string, number> {
   const first = samples.find((s) => s.heapSamples >= 3 && s.udpDatagrams + s.tunPackets > 1000) ?? samples[0];
   const last = samples[samples.length - 1];
   const packets = last.udpDatagrams + last.tunPackets;
@@ -79,6 +97,15 @@ function report(samples: Sample[], seconds: number): void {
     "heap bytes per packet between them": between > 0 ? (((last.heapUsedKiB - first.heapUsedKiB) * 1024) / between).toFixed(4) : "-",
     "drops (auth / replay / no keypair / no route / no session / ring full)": `${last.droppedAuth} / ${last.droppedReplay} / ${last.droppedNoKeypair} / ${last.droppedNoRoute} / ${last.droppedNoSession} / ${last.droppedRingFull}`,
   });
+  if (between <= 0) throw new Error(`datapath: no packets between the heap samples (${samples.length} samples)`);
+  return {
+    packets,
+    "I/O FFI calls per packet": last.ioCalls / packets,
+    "AEAD batch calls per packet": last.aeadCalls / packets,
+    "heap bytes per packet": ((last.heapUsedKiB - first.heapUsedKiB) * 1024) / between,
+  };
 }
 
-await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await runDatapathBench({ seconds: Number(process.argv[2] ?? 5) });
+}

@@ -31,16 +31,14 @@ const N = 64;
 const SIZE = 1420;
 const SLOT = 2048;
 const INITIATORS = 64;
-const HANDSHAKES = 2500;
-const ROUNDS = 5;
 
 const align = (n: number): number => (n + 63) & ~63;
 
 /** Pre-built initiations from INITIATORS peers, each peer's timestamps increasing. */
-function initiations(responder: StaticIdentity, peers: StaticIdentity[]): Uint8Array[] {
+function initiations(responder: StaticIdentity, peers: StaticIdentity[], count: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   const cookies = new CookieGenerator(responder.publicKey);
-  for (let k = 0; out.length < HANDSHAKES; k++) {
+  for (let k = 0; out.length < count; k++) {
     for (const p of peers) {
       const secrets = { remoteStatic: responder.publicKey, presharedKey: new Uint8Array(32), staticStatic: precomputeStaticStatic(p, responder.publicKey) };
       const { message } = createInitiation(p, secrets, 1 + out.length, 1_700_000_000_000 + k * 1000);
@@ -51,11 +49,13 @@ function initiations(responder: StaticIdentity, peers: StaticIdentity[]): Uint8A
   return out;
 }
 
-async function handshakesPerSecond(): Promise<{ hz: number; us: number }> {
+/** `handshakes` measured after `warmup` more. */
+async function handshakesPerSecond(handshakes: number, warmup: number): Promise<{ hz: number; us: number }> {
   const memory = wc.createSharedMemory(64 << 20);
   const clock = new ManualClock();
   const key = generatePrivateKey();
-  const capacity = { peers: INITIATORS, keypairs: 4 * HANDSHAKES };
+  const total = handshakes + warmup + 100; // a margin, as tinybench may run a few more
+  const capacity = { peers: INITIATORS, keypairs: 4 * total };
   // No load threshold: every initiation gets the full Noise treatment, none a cookie reply.
   const device = new Device({ privateKey: key, memory, base: wc.HEAP_BASE, capacity, clock, loadThreshold: Infinity });
   const identity = { privateKey: key, publicKey: publicKeyOf(key) };
@@ -64,11 +64,11 @@ async function handshakesPerSecond(): Promise<{ hz: number; us: number }> {
     return { privateKey: k, publicKey: publicKeyOf(k) };
   });
   for (const p of peers) device.addPeer({ publicKey: p.publicKey });
-  const messages = initiations(identity, peers);
+  const messages = initiations(identity, peers, total);
   const source = parseEndpoint("198.18.0.1:51820");
   let i = 0;
   let now = 0;
-  const bench = new Bench({ time: 0, iterations: HANDSHAKES - 300, warmupIterations: 200, warmupTime: 0 });
+  const bench = new Bench({ time: 0, iterations: handshakes, warmupIterations: warmup, warmupTime: 0 });
   bench.add("responder handshake", () => {
     now += 1; // 64 peers in turn: each sees > 20 ms between its initiations (flood guard)
     const actions = device.handleHandshakeMessage(messages[i++], source, now);
@@ -83,7 +83,7 @@ async function handshakesPerSecond(): Promise<{ hz: number; us: number }> {
 
 interface TransportRow { op: string; direct: number; transport: number; bookkeeping: number }
 
-async function transportOverhead(): Promise<TransportRow[]> {
+async function transportOverhead(rounds: number, timeMs: number): Promise<TransportRow[]> {
   const memory = wc.createSharedMemory(32 << 20);
   const u8 = new Uint8Array(memory.buffer);
   const cap = { peers: 4, keypairs: 16 };
@@ -155,11 +155,11 @@ async function transportOverhead(): Promise<TransportRow[]> {
   if (aead.openBatch(descDirect, N) !== N) throw new Error("transport bench setup: direct open failed");
   direct(descDirect, SIZE, 16);
 
-  // The machine is shared: run ROUNDS short benches and keep each task's best period, so a
+  // The machine is shared: run a few short benches and keep each task's best period, so a
   // burst of someone else's load on one task does not pass for overhead.
   const best = new Map<string, number>();
-  for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: 250, warmupTime: 100 });
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench({ time: timeMs, warmupTime: Math.min(100, timeMs) });
     bench.add("seal: AEAD batch direct", () => aead.sealBatch(descDirect, N));
     bench.add("seal: transport path", () => {
       fillSeal();
@@ -202,14 +202,17 @@ async function transportOverhead(): Promise<TransportRow[]> {
   }));
 }
 
-/** Runs the handshake/transport suite and prints its table. */
-export async function runHandshakeBench(): Promise<void> {
+/** Runs the handshake/transport suite, prints its table and returns its headline figures. */
+export async function runHandshakeBench(o: { smoke?: boolean } = {}): Promise<Record<string, number>> {
+  // Full: 600 handshakes (~3 s at ~5 ms each), 3 rounds; smoke: 60 and one short round.
+  const [handshakes, warmup, rounds, timeMs] = o.smoke ? [60, 20, 1, 50] : [600, 100, 3, 250];
   console.log(`\n## Protocol core (node ${process.version}, ${new Date().toISOString()})\n`);
-  const hs = await handshakesPerSecond();
-  console.log(`responder handshakes (Device.handleHandshakeMessage, one core): ${hs.hz.toFixed(0)} /s (${hs.us.toFixed(0)} us each)`);
-  console.log(`\ntransport path vs AEAD batch direct, batch of ${N}, ${SIZE}-byte packets (best of ${ROUNDS} rounds):\n`);
+  const hs = await handshakesPerSecond(handshakes, warmup);
+  console.log(`responder handshakes (Device.handleHandshakeMessage, one core, ${handshakes} after ${warmup} warm-up): ${hs.hz.toFixed(0)} /s (${hs.us.toFixed(0)} us each)`);
+  console.log(`\ntransport path vs AEAD batch direct, batch of ${N}, ${SIZE}-byte packets (best of ${rounds} rounds):\n`);
   console.log(`${"op".padEnd(5)} ${"direct us/pkt".padStart(14)} ${"transport us/pkt".padStart(17)} ${"difference".padStart(11)} ${"bookkeeping us/pkt".padStart(19)} ${"= of AEAD".padStart(10)}`);
-  for (const r of await transportOverhead()) {
+  const rows = await transportOverhead(rounds, timeMs);
+  for (const r of rows) {
     const diff = ((r.transport - r.direct) / r.direct) * 100;
     const share = (r.bookkeeping / r.direct) * 100;
     console.log(
@@ -217,4 +220,10 @@ export async function runHandshakeBench(): Promise<void> {
     );
   }
   console.log("(difference: whole path vs bare AEAD, noisy on a shared machine; bookkeeping: the path's own work, measured alone)");
+  const figures: Record<string, number> = { "responder handshakes/s": hs.hz };
+  for (const r of rows) {
+    figures[`${r.op} transport path us/pkt`] = r.transport;
+    figures[`${r.op} bookkeeping us/pkt`] = r.bookkeeping;
+  }
+  return figures;
 }

@@ -161,10 +161,12 @@ export async function runUdpEcho(o: { seconds?: number; maxDatagrams?: number; r
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  process.once("SIGINT", () => {
+  const onSignal = (sig: NodeJS.Signals): void => {
     cleanup();
-    process.exit(130);
-  });
+    process.exit(128 + (sig === "SIGINT" ? 2 : 15));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const rows: EchoResult[] = [];
   const pairs: Record<number, number[]> = {};
   try {
@@ -191,6 +193,8 @@ export async function runUdpEcho(o: { seconds?: number; maxDatagrams?: number; r
       netnsRestore(back);
     }
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     cleanup();
   }
   const ffi = ffiCost();
