@@ -30,4 +30,11 @@ fi
 export TURBO_TELEMETRY_DISABLED=1
 pnpm install --frozen-lockfile --reporter=silent
 pnpm exec turbo run build --output-logs=errors-only
-echo "setup: done"
+
+# The commands on the PATH: `taltun`, and `taltun-wg` for scripts and wg-quick that expect
+# wireguard-go's command line. Symbolic links to this checkout's build.
+BIN_DIR=${TALTUN_BIN_DIR:-/usr/local/bin}
+for cmd in taltun:main.js taltun-wg:wg.js; do
+  as_root ln -sf "$(pwd)/packages/cli/dist/${cmd#*:}" "$BIN_DIR/${cmd%%:*}"
+done
+echo "setup: done (taltun and taltun-wg are in $BIN_DIR)"
