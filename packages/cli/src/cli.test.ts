@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { taltun } from "./cli.test-helpers.js";
 
@@ -48,6 +49,12 @@ describe("taltun genkey / pubkey", () => {
       const theirs = wg(["genkey"]);
       expect((await taltun(["pubkey"], { input: theirs })).stdout.trim()).toBe(wg(["pubkey"], theirs));
     }
+  });
+
+  it("writes only the key through `pnpm taltun genkey`, the README's root command, when redirected", () => {
+    const root = fileURLToPath(new URL("../../..", import.meta.url));
+    const out = execFileSync("pnpm", ["taltun", "genkey"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 120_000 });
+    expect(out).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
   });
 
   it("accepts a hex private key and rejects garbage with exit 1", async () => {
