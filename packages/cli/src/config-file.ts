@@ -2,9 +2,8 @@
  * Reading `taltun up`'s configuration: a TOML file with the Go Taltun's keys, then the
  * command-line flags over it (flags win), then `validateConfig` from the engine.
  */
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { type TaltunConfig, validateConfig } from "@taltun/engine";
+import { FileRefused, type TaltunConfig, readRegularFile, validateConfig } from "@taltun/engine";
 import { TomlError, parse } from "smol-toml";
 import { ConfigFileError } from "./errors.js";
 
@@ -26,6 +25,8 @@ export const INTERFACE_FLAGS = {
 } as const;
 
 const NUMERIC = new Set(["listen_port", "mtu", "workers"]);
+/** A configuration of 10,000 peers fits in 4 MiB; a larger "configuration" is not one. */
+const CONFIG_FILE_MAX_BYTES = 4 << 20;
 
 /** Parses the TOML text of a configuration file; `file` names it in errors. */
 export function parseToml(text: string, file: string): Record<string, unknown> {
@@ -61,9 +62,9 @@ export function applyFlags(raw: Record<string, unknown>, flags: Record<string, u
 export function loadConfig(file: string, flags: Record<string, unknown>): TaltunConfig {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, CONFIG_FILE_MAX_BYTES);
   } catch (e) {
-    throw new ConfigFileError(`${file}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new ConfigFileError(`${file}: ${e instanceof FileRefused ? e.reason : String(e)}`);
   }
   const raw = applyFlags(parseToml(text, file), flags);
   return validateConfig(raw, { baseDir: dirname(resolve(file)) });

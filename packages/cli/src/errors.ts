@@ -22,17 +22,25 @@ export class ConfigFileError extends CliError {
   }
 }
 
+/** The longest error line printed: one line, never a screenful. */
+const MAX_LINE = 1000;
+
+function line(text: string): void {
+  const one = text.replace(/[\r\n]+/g, " ");
+  process.stderr.write(`${one.length > MAX_LINE ? `${one.slice(0, MAX_LINE - 1)}…` : one}\n`);
+}
+
 /** Prints an error as the one line users see, and returns the exit code for it. */
 export function report(e: unknown): number {
   if (e instanceof ConfigError || e instanceof ConfigFileError) {
-    process.stderr.write(`taltun: config error: ${e.message}\n`);
+    line(`taltun: config error: ${e.message}`);
     return EXIT_CONFIG;
   }
   if (e instanceof CliError) {
-    process.stderr.write(`taltun: ${e.message}\n`);
+    line(`taltun: ${e.message}`);
     return e.exitCode;
   }
-  process.stderr.write(`taltun: ${e instanceof Error ? e.message : String(e)}\n`);
+  line(`taltun: ${e instanceof Error ? e.message : String(e)}`);
   return 1;
 }
 

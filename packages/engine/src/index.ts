@@ -8,6 +8,7 @@ export {
   DEFAULT_MTU, MAX_MTU, INTERFACE_KEYS, PEER_KEYS, validateConfig,
   type InterfaceConfig, type LogLevel, type PeerConfig, type TaltunConfig, type ValidateOptions,
 } from "./config/config.js";
+export { FileRefused, readRegularFile } from "./config/file.js";
 export * from "./log/log.js";
 export * from "./uapi/uapi.js";
 export * from "./runtime/interface.js";

@@ -5,12 +5,13 @@
  * redacted) and the reason.
  * @module
  */
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import {
-  ConfigError, asSection, fail, int, keyPath, parsed, rejectUnknown, show, str, strList, type Section,
+  ConfigError, asSection, fail, int, keyPath, parsed, rejectUnknown, show, str, strList, type Section, printable,
 } from "./fields.js";
+import { FileRefused, readRegularFile } from "./file.js";
 import { KeyFormatError, encodeKey, keysEqual, parseKey, publicKeyFrom } from "../protocol/keys.js";
 import { type HostPort, type IpNet, formatIpNet, ipNetContains, parseHostPort, parseIpNet, ipFamily } from "../protocol/address.js";
 
@@ -158,6 +159,9 @@ function parseLocalAddr(text: string): HostPort {
   return hp;
 }
 
+/** A key file holds 44 characters and a newline; comments or a hex key make it longer, not this long. */
+const KEY_FILE_MAX_BYTES = 4096;
+
 /** `private_key`, or `private_key_file` if only readable by its owner. */
 function readPrivateKey(s: Section, options: ValidateOptions): Uint8Array {
   const inline = str(s, "private_key");
@@ -171,12 +175,12 @@ function readPrivateKey(s: Section, options: ValidateOptions): Uint8Array {
     const mode = statSync(path).mode & 0o777;
     // Like ssh with its keys: a secret others can read is no longer a secret.
     if (mode & 0o077) {
-      fail(s.path, "private_key_file", file, `is readable by group or others (mode ${mode.toString(8).padStart(4, "0")}); run chmod 600 ${path}`);
+      fail(s.path, "private_key_file", file, `is readable by group or others (mode ${mode.toString(8).padStart(4, "0")}); run chmod 600 ${printable(path)}`);
     }
-    text = readFileSync(path, "utf8");
+    text = readRegularFile(path, KEY_FILE_MAX_BYTES);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
-    return fail(s.path, "private_key_file", file, `cannot read it: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    return fail(s.path, "private_key_file", file, e instanceof FileRefused ? e.reason : `cannot read it: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   try {
     return parseKey(text, "private_key_file");

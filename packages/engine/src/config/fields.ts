@@ -11,7 +11,20 @@ export { ConfigError, REDACTED };
 /** Keys whose values are secrets: they are never printed, in errors or in logs. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set(["private_key", "preshared_key", "privateKey", "presharedKey"]);
 
+/** The most characters of a value or key an error shows: a 10 MB value is not echoed. */
+export const MAX_SHOWN = 64;
 
+/** Text that may be a key wherever it appears: 32 bytes in base64 (as `wg genkey`) or hex. */
+const KEY_LIKE = /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=|(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])/g;
+
+/**
+ * `text` made safe to print: anything that looks like a key redacted, and cut to
+ * MAX_SHOWN characters, saying how long it was (`length`, when `text` is already a prefix).
+ */
+export function printable(text: string, length = text.length): string {
+  const redacted = text.slice(0, 4 * MAX_SHOWN).replace(KEY_LIKE, REDACTED);
+  return length > MAX_SHOWN || redacted.length > MAX_SHOWN ? `${redacted.slice(0, MAX_SHOWN)}… (${length} characters)` : redacted;
+}
 
 /** A plain object of one configuration section, with the path that names it in errors. */
 export interface Section {
@@ -19,17 +32,22 @@ export interface Section {
   readonly data: Record<string, unknown>;
 }
 
-/** Joins a section path and a key: `"interface" + "mtu"` -> `"interface.mtu"`. */
+/** Joins a section path and a key: `"interface" + "mtu"` -> `"interface.mtu"`. Keys are user text: printable. */
 export function keyPath(section: string, key: string): string {
-  return section ? `${section}.${key}` : key;
+  return section ? `${section}.${printable(key)}` : printable(key);
 }
 
-/** The printable form of a value; secret keys (and look-alikes) are redacted. */
+/**
+ * The printable form of a value: redacted for secret keys (and look-alikes of their names),
+ * any key-like text in it redacted, and at most MAX_SHOWN characters.
+ */
 export function show(key: string, value: unknown): string {
   const last = key.replace(/\[\d+\]$/, "").split(".").pop() ?? key;
   if (value !== undefined && looksSecret(last)) return REDACTED;
   if (value === undefined) return "nothing";
-  return typeof value === "bigint" ? String(value) : JSON.stringify(value) ?? String(value);
+  // A long string is never copied whole: its beginning is all an error shows.
+  if (typeof value === "string") return printable(JSON.stringify(value.slice(0, 4 * MAX_SHOWN)), value.length + 2);
+  return printable(typeof value === "bigint" ? String(value) : (JSON.stringify(value) ?? String(value)));
 }
 
 /** Any key that names a secret, including misspellings of one, so a typo cannot leak it. */
@@ -62,6 +80,7 @@ export function rejectUnknown(s: Section, known: readonly string[]): void {
 
 /** The known word nearest to `word` by edit distance, if near enough to be a typo. */
 export function closest(word: string, known: readonly string[]): string | undefined {
+  if (word.length > MAX_SHOWN) return undefined; // no typo is that long, and the distance would cost
   let best: string | undefined;
   let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const k of known) {
