@@ -28,7 +28,7 @@ const PRISTINE = DATA + N * SLOT;
 const memory = wc.createSharedMemory(16 << 20);
 const aead = wc.instantiateAead(memory, SCRATCH);
 const u8 = new Uint8Array(memory.buffer);
-const dv = new DataView(memory.buffer);
+const i32 = new Int32Array(memory.buffer);
 
 interface Row { op: string; size: number; impl: string; mbps: number; usPerPacket: number }
 
@@ -39,12 +39,7 @@ const nonceOf = (i: number): Uint8Array => {
 };
 
 function writeDesc(at: number, i: number, len: number): void {
-  const d = at + i * wc.DESC_SIZE;
-  dv.setUint32(d + wc.DESC_KEY, KEY, true);
-  dv.setUint32(d + wc.DESC_COUNTER_LO, i, true);
-  dv.setUint32(d + wc.DESC_COUNTER_HI, 0, true);
-  dv.setUint32(d + wc.DESC_DATA, DATA + i * SLOT, true);
-  dv.setUint32(d + wc.DESC_LENGTH, len, true);
+  wc.writeDescriptor(i32, at, i, KEY, i, 0, DATA + i * SLOT, len);
 }
 
 // Runs `fn` until V8 has optimized it (DESIGN §5: ~10^4 calls), bounded in time.

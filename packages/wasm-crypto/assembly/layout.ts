@@ -9,27 +9,33 @@ export const HEAP_BASE: u32 = 1024;
 /** Bytes of one instance's scratch region (src/memory.ts exports the same figure). */
 export const SCRATCH_BYTES: u32 = 8192;
 
-// Offsets inside the scratch region.
-/** ChaCha20 input state (16 words) of the message being processed. */
+// Offsets inside the scratch region. Everything that can hold a secret after a call lies in
+// one prefix, [0, S_KS + keystream bytes used), so one memory.fill wipes it (wipe.ts).
+/** ChaCha20 input state (16 words) of the message being processed: holds the key. */
 export const S_STATE: u32 = 0;
-/** Poly1305 state: r limbs (5 words), h limbs (5 words), s (4 words). */
+/** Poly1305 state: r limbs (5 words), h limbs (5 words), s (4 words): the one-time key. */
 export const S_POLY: u32 = 64;
 /** One zero-padded 16-byte block for Poly1305 tails and the lengths block. */
 export const S_PAD: u32 = 128;
-/** Computed tag (open compares it with the received one). */
+/** Computed tag (open compares it with the received one; for a rejected packet it is a forgery). */
 export const S_TAG: u32 = 144;
 /** XChaCha20 subkey derived by HChaCha20. */
 export const S_SUBKEY: u32 = 160;
 /** XChaCha20 12-byte nonce (4 zero bytes, then the nonce's last 8 bytes). */
 export const S_XNONCE: u32 = 192;
-/** Keystream buffer: 4-block groups, and the whole keystream of a packet being opened. */
-export const S_KS: u32 = 256;
 /** Poly1305 coefficients for the SIMD loop (r, r*5, r^2, r^2*5 as u64; 144 bytes). */
-export const S_POLYTAB: u32 = 4608;
+export const S_POLYTAB: u32 = 208;
+/**
+ * Keystream buffer: 4-block groups, the whole keystream of a packet being opened, and the
+ * HChaCha20 working state. Kept last so that the bytes in use are the end of the secret prefix.
+ */
+export const S_KS: u32 = 384;
+/** Bytes of S_KS that keystream group 0 (Poly1305 key block + 3 blocks) fills; every call but a one-pass open stays within it. */
+export const KS_GROUP: u32 = 256;
 /** Largest sealed payload (bytes) whose keystream fits S_KS (one pass open); larger ones take two passes. */
 export const KS_MAX_DATA: u32 = 4096;
-// S_KS holds the poly key block + data keystream rounded up to 4 blocks: 64 + 4096 + 192 bytes.
-// 256 + 4352 = 4608 = S_POLYTAB; S_POLYTAB + 144 <= SCRATCH_BYTES.
+// S_POLYTAB + 144 = 352 <= S_KS. S_KS holds the poly key block + data keystream rounded up to
+// 4 blocks: 64 + 4096 + 192 = 4352 bytes; S_KS + 4352 = 4736 <= SCRATCH_BYTES.
 
 /** Descriptor layout of the batch API (src/descriptor.ts documents it). */
 export const DESC_SIZE: u32 = 24;

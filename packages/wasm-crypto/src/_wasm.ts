@@ -13,6 +13,7 @@ export interface AeadExports {
   sealRef(key: number, nonce: number, data: number, len: number, aad: number, aadLen: number): void;
   openRef(key: number, nonce: number, data: number, sealedLen: number, aad: number, aadLen: number): number;
   hchacha20(key: number, nonce16: number, out: number): void;
+  zeroize(ptr: number, len: number): void;
   sealBatch(desc: number, count: number): void;
   openBatch(desc: number, count: number): number;
 }

@@ -1,7 +1,9 @@
 // Convenience API: ChaCha20-Poly1305 (RFC 8439) and XChaCha20-Poly1305
 // (draft-irtf-cfrg-xchacha) over byte arrays. Synchronous; copies into a private instance's
 // memory and back. For packets in bulk use the data-plane API (instance.ts), which works in
-// place and allocates nothing.
+// place and allocates nothing. The module wipes its scratch after each call; these functions
+// also zero their copy of the key, and open its copy of the plaintext, before returning (with
+// the module's zeroize: TypedArray fill on a shared buffer costs ~0.5 ns a byte in V8).
 import { compileOnce, type AeadExports } from "./_wasm.js";
 import { HEAP_BASE, SCRATCH_BYTES } from "./memory.js";
 import { TAG_BYTES } from "./descriptor.js";
@@ -51,6 +53,11 @@ function place(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, data: Uint8A
 
 const EMPTY = new Uint8Array(0);
 
+/** @internal For tests: the private memory's bytes (undefined before the first call). */
+export function _privateHeapForTests(): Uint8Array | undefined {
+  return memory === undefined ? undefined : new Uint8Array(memory.buffer);
+}
+
 function sealWith(x: boolean, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array | undefined): Uint8Array {
   bytes("key", key, 32);
   bytes("nonce", nonce, x ? 24 : 12);
@@ -58,7 +65,9 @@ function sealWith(x: boolean, key: Uint8Array, nonce: Uint8Array, plaintext: Uin
   const a = aad === undefined ? EMPTY : bytes("aad", aad);
   const d = place(key, nonce, a, plaintext, TAG_BYTES);
   (x ? raw.xseal : raw.seal)(KEY, NONCE, d, plaintext.length, VAR, a.length);
-  return heap.slice(d, d + plaintext.length + TAG_BYTES);
+  const sealed = heap.slice(d, d + plaintext.length + TAG_BYTES);
+  raw.zeroize(KEY, 32);
+  return sealed;
 }
 
 function openWith(x: boolean, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined): Uint8Array | null {
@@ -69,7 +78,13 @@ function openWith(x: boolean, key: Uint8Array, nonce: Uint8Array, sealed: Uint8A
   if (sealed.length < TAG_BYTES) return null;
   const d = place(key, nonce, a, sealed, 0);
   const ok = (x ? raw.xopen : raw.open)(KEY, NONCE, d, sealed.length, VAR, a.length);
-  return ok === 1 ? heap.slice(d, d + sealed.length - TAG_BYTES) : null;
+  if (ok !== 1) {
+    raw.zeroize(KEY, 32); // the data is still the ciphertext
+    return null;
+  }
+  const plain = heap.slice(d, d + sealed.length - TAG_BYTES);
+  raw.zeroize(KEY, d + plain.length - KEY); // key, nonce, AAD and plaintext in one fill
+  return plain;
 }
 
 /**

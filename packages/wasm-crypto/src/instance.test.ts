@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   createSharedMemory, instantiateAead, compileAeadModule, seal, open, HEAP_BASE, SCRATCH_BYTES,
   DESC_SIZE, DESC_KEY, DESC_COUNTER_LO, DESC_COUNTER_HI, DESC_DATA, DESC_LENGTH, DESC_STATUS,
+  writeDescriptor, descriptorOk, failDescriptor,
 } from "./index.js";
 import { wasmBytes } from "./_wasm.js";
 import { hex, toHex, rng, vectors } from "../test/helpers.js";
@@ -173,6 +174,85 @@ describe("batch", () => {
     expect(() => aead.openBatch(DESC, 1.5)).toThrow(/^count/);
     expect(() => aead.sealBatch(SCRATCH, 1)).toThrow(/scratch/);
     expect(aead.openBatch(DESC, 0)).toBe(0);
+  });
+});
+
+describe("descriptor helpers", () => {
+  it("writeDescriptor writes the documented layout: six little-endian u32 at 0, 4, 8, 12, 16, 20 of a 24-byte record", () => {
+    expect([DESC_SIZE, DESC_KEY, DESC_COUNTER_LO, DESC_COUNTER_HI, DESC_DATA, DESC_LENGTH, DESC_STATUS]).toEqual([24, 0, 4, 8, 12, 16, 20]);
+    const { memory, u8 } = setup();
+    const i32 = new Int32Array(memory.buffer);
+    const byHand = new DataView(new ArrayBuffer(3 * 24));
+    const fields: [number, number, number, number, number][] = [
+      [KEYS, 0, 0, DATA, 0],
+      [0x89abcdef, 0xffffffff, 0x80000000, 0xfedcba98, 0xffffffef], // values >= 2^31 keep their bits
+      [KEYS + 32, 0x12345678, 7, DATA + SLOT, 1420],
+    ];
+    u8.fill(0x5a, DESC, DESC + 3 * 24); // status words too: writeDescriptor must reset them
+    fields.forEach(([key, lo, hi, data, len], j) => {
+      writeDescriptor(i32, DESC, j, key, lo, hi, data, len);
+      const d = j * 24;
+      byHand.setUint32(d + 0, key, true);
+      byHand.setUint32(d + 4, lo, true);
+      byHand.setUint32(d + 8, hi, true);
+      byHand.setUint32(d + 12, data, true);
+      byHand.setUint32(d + 16, len, true);
+      byHand.setUint32(d + 20, 0, true);
+    });
+    expect(toHex(u8.subarray(DESC, DESC + 3 * 24))).toBe(toHex(new Uint8Array(byHand.buffer)));
+    expect(u8[DESC + 3 * 24]).toBe(0); // nothing past the last record
+    expect(u8[DESC - 1]).toBe(0);
+  });
+
+  it("descriptorOk and failDescriptor read and write only the status word", () => {
+    const { memory, u8, dv } = setup();
+    const i32 = new Int32Array(memory.buffer);
+    writeDescriptor(i32, DESC, 2, KEYS, 1, 2, DATA, 3);
+    expect(descriptorOk(i32, DESC, 2)).toBe(false);
+    for (const [v, ok] of [[1, true], [0, false], [2, false], [0xffffffff, false], [0x101, false]] as const) {
+      dv.setUint32(DESC + 2 * DESC_SIZE + DESC_STATUS, v, true);
+      expect(descriptorOk(i32, DESC, 2)).toBe(ok);
+    }
+    dv.setUint32(DESC + 2 * DESC_SIZE + DESC_STATUS, 1, true);
+    const before = u8.slice(DESC, DESC + 4 * DESC_SIZE);
+    failDescriptor(i32, DESC, 2);
+    expect(descriptorOk(i32, DESC, 2)).toBe(false);
+    const after = u8.slice(DESC, DESC + 4 * DESC_SIZE);
+    before.fill(0, 2 * DESC_SIZE + DESC_STATUS, 3 * DESC_SIZE);
+    expect(toHex(after)).toBe(toHex(before));
+  });
+
+  it("round trip: writeDescriptor -> sealBatch -> descriptorOk -> openBatch, equal to the convenience API", () => {
+    const r = rng(44);
+    const { aead, memory, u8 } = setup();
+    const i32 = new Int32Array(memory.buffer);
+    const key = r.bytes(32);
+    u8.set(key, KEYS);
+    const count = 48;
+    const plain: Uint8Array[] = [];
+    const lo = (i: number): number => 0xfffffff0 + i; // crosses into the high word
+    const hi = (i: number): number => (lo(i) > 0xffffffff ? 1 : 0);
+    const wrap = (i: number): number => lo(i) >>> 0;
+    for (let i = 0; i < count; i++) {
+      const pt = r.bytes([0, 1, 64, 191, 192, 193, 512, 1420, 1500][i % 9]);
+      plain.push(pt);
+      u8.set(pt, DATA + i * SLOT);
+      writeDescriptor(i32, DESC, i, KEYS, wrap(i), hi(i), DATA + i * SLOT, pt.length);
+    }
+    aead.sealBatch(DESC, count);
+    for (let i = 0; i < count; i++) {
+      expect(descriptorOk(i32, DESC, i)).toBe(true);
+      const want = seal(key, wgNonce(wrap(i), hi(i)), plain[i]);
+      expect(toHex(u8.subarray(DATA + i * SLOT, DATA + i * SLOT + want.length))).toBe(toHex(want));
+      writeDescriptor(i32, DESC, i, KEYS, wrap(i), hi(i), DATA + i * SLOT, plain[i].length + 16);
+    }
+    u8[DATA + 7 * SLOT] ^= 1; // one tampered packet
+    writeDescriptor(i32, DESC, 9, KEYS, wrap(9) + 1, hi(9), DATA + 9 * SLOT, plain[9].length + 16); // one wrong counter
+    expect(aead.openBatch(DESC, count)).toBe(count - 2);
+    for (let i = 0; i < count; i++) {
+      expect(descriptorOk(i32, DESC, i)).toBe(i !== 7 && i !== 9);
+      if (i !== 7 && i !== 9) expect(toHex(u8.subarray(DATA + i * SLOT, DATA + i * SLOT + plain[i].length))).toBe(toHex(plain[i]));
+    }
   });
 });
 

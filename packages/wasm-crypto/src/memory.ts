@@ -12,7 +12,8 @@ export const HEAP_BASE = 1024;
 /**
  * Size of one instance's scratch region. Every instance (one per worker) needs its own,
  * allocated by the caller at or above {@link HEAP_BASE} and passed to `instantiateAead`.
- * It holds the cipher state, the MAC state and the keystream of a packet being opened.
+ * It holds the cipher state, the MAC state and the keystream of a packet being opened; the
+ * module zeroes the part that held secrets before each call (or batch) returns.
  */
 export const SCRATCH_BYTES = 8192;
 
