@@ -117,3 +117,11 @@ export function descriptorOk(i32: Int32Array, descPtr: number, j: number): boole
 export function failDescriptor(i32: Int32Array, descPtr: number, j: number): void {
   i32[(descPtr >>> 2) + j * W_SIZE + W_STATUS] = 0;
 }
+
+/**
+ * Descriptor `j`'s length: for an open, the sealed length (tag included), so that an
+ * authentic packet's plaintext is `descriptorLength - TAG_BYTES` bytes at its data address.
+ */
+export function descriptorLength(i32: Int32Array, descPtr: number, j: number): number {
+  return i32[(descPtr >>> 2) + j * W_SIZE + W_LENGTH] >>> 0;
+}

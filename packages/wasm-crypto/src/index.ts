@@ -9,6 +9,6 @@ export { createSharedMemory, HEAP_BASE, SCRATCH_BYTES, DEFAULT_MEMORY_BYTES } fr
 export { compileAeadModule, instantiateAead, type AeadInstance } from "./instance.js";
 export {
   DESC_SIZE, DESC_KEY, DESC_COUNTER_LO, DESC_COUNTER_HI, DESC_DATA, DESC_LENGTH, DESC_STATUS, TAG_BYTES,
-  writeDescriptor, descriptorOk, failDescriptor,
+  writeDescriptor, descriptorOk, failDescriptor, descriptorLength,
 } from "./descriptor.js";
 export type { AeadExports } from "./_wasm.js";

@@ -20,7 +20,6 @@
  * `open.ts` (prepareOpen, finishOpen); this file holds the batch and what both share.
  * @module
  */
-import { DESC_LENGTH, DESC_SIZE, DESC_STATUS } from "../protocol/aead.js";
 
 /**
  * Why a received datagram was not delivered, in the order of the worker's counters
@@ -93,30 +92,4 @@ export function createTransportBatch(capacity: number, descPtr: number, mtu = 14
     mtu,
     drops,
   };
-}
-
-/** @internal Fill descriptor `j` of the batch's descriptor area. */
-export function writeDesc(i32: Int32Array, descPtr: number, j: number, keyPtr: number, lo: number, hi: number, data: number, length: number): void {
-  const w = (descPtr + j * DESC_SIZE) >> 2;
-  i32[w] = keyPtr;
-  i32[w + 1] = lo;
-  i32[w + 2] = hi;
-  i32[w + 3] = data;
-  i32[w + 4] = length;
-  i32[w + 5] = 0;
-}
-
-/** @internal Whether descriptor `j` was sealed or opened (an open's tag verified). */
-export function descriptorOk(i32: Int32Array, descPtr: number, j: number): boolean {
-  return i32[((descPtr + j * DESC_SIZE + DESC_STATUS) >> 2)] === 1;
-}
-
-/** @internal Mark descriptor `j` failed: an authentic packet the caller rejects after all. */
-export function failDescriptor(i32: Int32Array, descPtr: number, j: number): void {
-  i32[(descPtr + j * DESC_SIZE + DESC_STATUS) >> 2] = 0;
-}
-
-/** @internal The data length (ciphertext and tag) of descriptor `j`. */
-export function descriptorLength(i32: Int32Array, descPtr: number, j: number): number {
-  return i32[(descPtr + j * DESC_SIZE + DESC_LENGTH) >> 2];
 }

@@ -44,7 +44,8 @@ import {
 } from "../tables/peer-slot.js";
 import { lookupIndex } from "../tables/receiver-index.js";
 import type { SharedTables } from "../tables/shared-tables.js";
-import { descriptorLength, descriptorOk, failDescriptor, RX_DROP, writeDesc, type TransportBatch } from "./batch.js";
+import { descriptorLength, descriptorOk, failDescriptor, writeDescriptor } from "../protocol/aead.js";
+import { RX_DROP, type TransportBatch } from "./batch.js";
 
 /** Whether the datagram of `len` bytes at `d` is a handshake message (type 1-3), which is the control plane's. */
 export function isHandshakeMessage(u8: Uint8Array, d: number, len: number): boolean {
@@ -103,7 +104,7 @@ export function prepareOpen(t: SharedTables, b: TransportBatch, now: number): nu
       drops[RX_DROP.droppedCounterLimit]++;
       continue;
     }
-    writeDesc(i32, b.descPtr, n, receiveKeyAddress(t, slot), lo, hi, d + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE);
+    writeDescriptor(i32, b.descPtr, n, receiveKeyAddress(t, slot), lo, hi, d + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE);
     b.descPacket[n++] = i;
     b.peers[i] = slot;
   }

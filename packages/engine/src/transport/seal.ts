@@ -20,7 +20,8 @@ import {
 } from "../tables/keypair-slot.js";
 import { countSent, CURRENT, keypairOf, requestHandshake } from "../tables/peer-slot.js";
 import type { SharedTables } from "../tables/shared-tables.js";
-import { writeDesc, type TransportBatch } from "./batch.js";
+import { writeDescriptor } from "../protocol/aead.js";
+import type { TransportBatch } from "./batch.js";
 
 /** REKEY_AFTER_MESSAGES = 2^60: the high word reaches 2^28. */
 const REKEY_HI = 2 ** 28;
@@ -79,7 +80,7 @@ export function prepareSeal(t: SharedTables, b: TransportBatch, now: number): nu
       const padded = Math.max(len, Math.min((len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1), b.mtu));
       u8.fill(0, at + len, at + padded);
       writeTransportHeader(u8, at - TRANSPORT_HEADER_SIZE, receiver, lo, hi);
-      writeDesc(i32, b.descPtr, n, keyPtr, lo, hi, at, padded);
+      writeDescriptor(i32, b.descPtr, n, keyPtr, lo, hi, at, padded);
       b.descPacket[n++] = k;
       const wire = TRANSPORT_HEADER_SIZE + padded + TAG_SIZE;
       b.lengths[k] = wire;
