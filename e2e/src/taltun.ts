@@ -8,8 +8,11 @@ import { type Lab, type LabProcess, waitFor } from "./netns.js";
 import { pingOk } from "./transfer.js";
 import { type KeyPair, wgKeyPair } from "./wireguard-go.js";
 
-/** The built CLI, as `pnpm taltun` runs it. */
-export const TALTUN_CLI = new URL("../../packages/cli/dist/main.js", import.meta.url).pathname;
+/**
+ * The built CLI, as `pnpm taltun` runs it; `TALTUN_CLI` points at another build (the
+ * benchmarks compare an older Taltun with this one through the same harness).
+ */
+export const TALTUN_CLI = process.env.TALTUN_CLI || new URL("../../packages/cli/dist/main.js", import.meta.url).pathname;
 /** The built `taltun-wg` (wireguard-go's command line), an executable script. */
 export const TALTUN_WG = new URL("../../packages/cli/dist/wg.js", import.meta.url).pathname;
 
