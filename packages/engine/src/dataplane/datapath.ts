@@ -201,7 +201,7 @@ export class Datapath {
       if (!isHandshakeMessage(u8, d, len)) continue;
       // The control plane's: prepareOpen skips these uncounted.
       if (len !== HANDSHAKE_SIZE[u8[d]]) this.count(STAT.droppedHandshakeSize);
-      else this.count(o.ring.push(d, len, rx.sources[i]) ? STAT.handshakeMessages : STAT.droppedRingFull);
+      else this.count(o.ring.push(d, len, rx.sources[i], rx.locals[i]) ? STAT.handshakeMessages : STAT.droppedRingFull);
       o.signal();
     }
     rx.count = n;
