@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=10.34.9
-# gcc-aarch64-linux-gnu + libc6-dev-arm64-cross: io-shim's linux-arm64 prebuilt library; file: its test.
+# gcc-aarch64-linux-gnu + libc6-dev-arm64-cross: io-shim's linux-arm64 prebuilt library; file: its test;
+# tcpdump: the e2e sticky-source test captures what the hub sends.
 APT_PACKAGES=(iproute2 iputils-ping iperf3 wireguard-go wireguard-tools build-essential kmod procps
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross file)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross file tcpdump)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
