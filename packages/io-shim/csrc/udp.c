@@ -351,9 +351,10 @@ static uint32_t send_unsegmented(tt_batch *b, const struct msghdr *h, const tt_l
 	return (uint32_t)h->msg_iovlen;
 }
 
-static int same_record(uint64_t base, uint32_t i, uint32_t j)
+/* Records i and j of an array of `size`-byte records (peers, local addresses) are equal. */
+static int same_record(uint64_t base, uint32_t size, uint32_t i, uint32_t j)
 {
-	return memcmp(tt_ptr(base + (uint64_t)i * TT_ADDR_SIZE), tt_ptr(base + (uint64_t)j * TT_ADDR_SIZE), TT_ADDR_SIZE) == 0;
+	return memcmp(tt_ptr(base + (uint64_t)i * size), tt_ptr(base + (uint64_t)j * size), size) == 0;
 }
 
 int32_t tt_udp_send_batch(uint64_t cb)
@@ -402,7 +403,8 @@ int32_t tt_udp_send_batch(uint64_t cb)
 		}
 		if ((b->flags & TT_SEND_COALESCE) && len > 0) {
 			/* A GSO run: same peer and source, every segment but the last exactly len bytes. */
-			while (j < n && same_record(b->addrs, i, j) && (!b->locals || same_record(b->locals, i, j)) &&
+			while (j < n && same_record(b->addrs, TT_ADDR_SIZE, i, j) &&
+			       (!b->locals || same_record(b->locals, TT_LOCAL_SIZE, i, j)) &&
 			       iov[j].iov_len > 0 && iov[j].iov_len <= len && total + iov[j].iov_len <= TT_GSO_MAX_BYTES) {
 				total += (uint32_t)iov[j].iov_len;
 				if (iov[j++].iov_len < len)
