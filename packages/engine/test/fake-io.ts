@@ -1,8 +1,9 @@
 /**
  * An in-memory {@link BatchIo}: a UDP socket and a TUN device made of queues, that reads
  * and writes the control blocks exactly as io-shim's C does (slots by stride or slot
- * table, lengths, 24-byte address records, holes of length 0, a TUN write that stops at
- * the packet the kernel rejects). Datapath tests run the real packet loop on it without
+ * table, lengths, 24-byte address records, local address records in and out, holes of
+ * length 0, a TUN write that stops at the packet the kernel rejects, a source the kernel
+ * refuses falling over to its own choice). Datapath tests run the real packet loop on it without
  * root, as wireguard-go's tuntest and bindtest do.
  */
 import { type BatchControl, memoryAddress, SLOT_ENTRY_SIZE } from "@taltun/io-shim";
@@ -12,10 +13,15 @@ const ADDR = 24;
 const EINVAL = 22;
 const EAGAIN = 11;
 
-/** A datagram on the fake wire: its bytes and the other end's address record. */
+/**
+ * A datagram on the fake wire: its bytes, the other end's address record, and our end's
+ * local address record (received: where it arrived; sent: the source it left from, all
+ * zero for the kernel's choice). No `local` on a datagram to receive: none reported.
+ */
 export interface Datagram {
   bytes: Uint8Array;
   peer: Uint8Array;
+  local?: Uint8Array;
 }
 
 export class FakeIo implements BatchIo {
@@ -31,6 +37,8 @@ export class FakeIo implements BatchIo {
   rejectTun: (packet: Uint8Array) => boolean = () => false;
   /** How many more packets the TUN queue takes before writes fail with EAGAIN. */
   tunRoom = Infinity;
+  /** Sources the host no longer has: a send from one falls over to the kernel's choice, as io-shim's does. */
+  refuseSource: (local: Uint8Array) => boolean = () => false;
   /** Batch calls made, by kind: the data plane makes one per batch. */
   readonly calls = { udpRecv: 0, udpSend: 0, tunRead: 0, tunWrite: 0 };
   private readonly u8: Uint8Array;
@@ -53,6 +61,11 @@ export class FakeIo implements BatchIo {
       this.u8.set(d.bytes.subarray(0, len), at);
       this.setLength(cb, i, len);
       if (cb.addrsPtr) this.u8.set(d.peer.subarray(0, ADDR), cb.addrsPtr - this.base + i * ADDR);
+      if (cb.localsPtr) {
+        const at = cb.localsPtr - this.base + i * ADDR;
+        this.u8.fill(0, at, at + ADDR);
+        if (d.local) this.u8.set(d.local.subarray(0, ADDR), at);
+      }
     }
     cb.count = n;
     return n;
@@ -61,12 +74,24 @@ export class FakeIo implements BatchIo {
   udpSend(cb: BatchControl): number {
     this.calls.udpSend++;
     let done = 0;
+    cb.fallbacks = 0;
     for (let i = 0; i < cb.count; i++) {
       const len = this.length(cb, i);
       if (len === 0) continue;
       const { at } = this.slot(cb, i);
       const addr = cb.addrsPtr - this.base + i * ADDR;
-      this.udpOut.push({ bytes: this.u8.slice(at, at + len), peer: this.u8.slice(addr, addr + ADDR) });
+      const local = new Uint8Array(ADDR);
+      if (cb.localsPtr) {
+        const l = cb.localsPtr - this.base + i * ADDR;
+        // a source of the peer's family is used; io-shim ignores one of the other family
+        if (this.view.getUint16(l, true) === this.view.getUint16(addr, true)) local.set(this.u8.subarray(l, l + ADDR));
+        if (local[0] !== 0 && this.refuseSource(local)) {
+          this.view.setUint16(l, 0, true); // fell over: family cleared, address kept
+          cb.fallbacks++;
+          local.fill(0);
+        }
+      }
+      this.udpOut.push({ bytes: this.u8.slice(at, at + len), peer: this.u8.slice(addr, addr + ADDR), local });
       done++;
     }
     cb.count = done;

@@ -86,7 +86,11 @@ typedef struct tt_batch {
 	uint32_t reserved;    /* 68 */
 	int32_t poll_fds[TT_MAX_POLL_FDS]; /* 72 in (poll): count = number used */
 	uint64_t slots;       /* 104 in: tt_slot_entry[count], or 0 = the stride layout */
-	uint8_t pad[16];      /* 112..128 room to grow */
+	uint64_t locals;      /* 112 udp: tt_local[count]; recv out (where each datagram arrived), send in
+			       * (source of slot i, family 0 = the kernel's choice; one the kernel refused
+			       * comes back with family 0, its address kept); 0 = not wanted / none */
+	uint32_t fallbacks;   /* 120 out (udp send): packets sent without their source (it was refused) */
+	uint32_t reserved2;   /* 124 room to grow */
 } tt_batch;
 
 _Static_assert(sizeof(tt_batch) == 128, "control block is 128 bytes");
@@ -96,6 +100,8 @@ _Static_assert(offsetof(tt_batch, err) == 56, "err at 56");
 _Static_assert(offsetof(tt_batch, ready) == 64, "ready at 64");
 _Static_assert(offsetof(tt_batch, poll_fds) == 72, "poll_fds at 72");
 _Static_assert(offsetof(tt_batch, slots) == 104, "slots at 104");
+_Static_assert(offsetof(tt_batch, locals) == 112, "locals at 112");
+_Static_assert(offsetof(tt_batch, fallbacks) == 120, "fallbacks at 120");
 
 /* A peer address record: 24 bytes. Read and written with memcpy (callers' records need
  * only 4-byte alignment, and memcpy keeps that free of undefined behaviour). */
@@ -107,6 +113,20 @@ typedef struct tt_addr {
 } tt_addr;
 
 _Static_assert(sizeof(tt_addr) == TT_ADDR_SIZE, "address record is 24 bytes");
+
+/* A local address record: 24 bytes, the address a datagram arrived at (recv) or is to
+ * leave from (send), for sticky source addresses. Family 0 = none. The ifindex is the
+ * interface the datagram came in on; a send uses it only to scope an IPv6 link-local
+ * source (elsewhere the route to the peer picks the interface, as for a bound socket). */
+typedef struct tt_local {
+	uint16_t family;   /*  0: AF_INET, AF_INET6, or 0 = none */
+	uint16_t reserved; /*  2: 0 */
+	uint8_t addr[16];  /*  4: IPv4 in the first 4 bytes, network order */
+	uint32_t ifindex;  /* 20 */
+} tt_local;
+
+#define TT_LOCAL_SIZE 24
+_Static_assert(sizeof(tt_local) == TT_LOCAL_SIZE, "local address record is 24 bytes");
 
 /* util.c */
 TT_API uint64_t tt_mem_address(const uint8_t *p);
@@ -121,8 +141,10 @@ int tt_addr_to_sockaddr(const tt_addr *rec, struct sockaddr_storage *ss, socklen
 void tt_addr_from_sockaddr(const struct sockaddr_storage *ss, tt_addr *rec);
 
 /* udp.c */
-TT_API int32_t tt_udp_open(int32_t family, const uint8_t *addr16, int32_t port, int32_t flags, int32_t rcvbuf, int32_t sndbuf);
+TT_API int32_t tt_udp_open(int32_t family, const uint8_t *addr16, int32_t port, int32_t flags, int32_t rcvbuf, int32_t sndbuf, int32_t mark);
 TT_API int32_t tt_udp_port(int32_t fd);
+TT_API int32_t tt_socket_set_mark(int32_t fd, int32_t mark);
+TT_API int32_t tt_socket_get_mark(int32_t fd, uint8_t *out4);
 TT_API int32_t tt_udp_recv_batch(uint64_t cb);
 TT_API int32_t tt_udp_send_batch(uint64_t cb);
 

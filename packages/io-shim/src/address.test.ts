@@ -1,7 +1,29 @@
 import { describe, expect, it } from "vitest";
 import {
-  ADDR_SIZE, AF_INET, AF_INET6, decodeAddr, decodeEndpoint, encodeAddr, formatIp, parseCidr, parseEndpoint, parseIp,
+  ADDR_SIZE, AF_INET, AF_INET6, decodeAddr, decodeEndpoint, decodeLocal, encodeAddr, encodeLocal, formatIp, formatLocal, LOCAL_SIZE,
+  parseCidr, parseEndpoint, parseIp,
 } from "./address.js";
+
+describe("local address records", () => {
+  it("round-trips IPv4, IPv6 and none through 24-byte records, zeroing what is unused", () => {
+    const mem = new Uint8Array(LOCAL_SIZE * 3).fill(0xee);
+    encodeLocal(mem, 0, "198.18.0.2", 7);
+    encodeLocal(mem, LOCAL_SIZE, "fe80::1", 3);
+    encodeLocal(mem, 2 * LOCAL_SIZE, null);
+    const dv = new DataView(mem.buffer);
+    expect([dv.getUint16(0, true), dv.getUint16(2, true), ...mem.subarray(4, 8), ...mem.subarray(8, 20), dv.getUint32(20, true)]).toEqual([
+      AF_INET, 0, 198, 18, 0, 2, ...Array(12).fill(0), 7,
+    ]);
+    expect(decodeLocal(mem, LOCAL_SIZE)).toEqual({ family: AF_INET6, bytes: parseIp("fe80::1").bytes, ifindex: 3 });
+    expect(decodeLocal(mem, 2 * LOCAL_SIZE)).toBeNull();
+    expect(mem.subarray(2 * LOCAL_SIZE).every((b) => b === 0)).toBe(true);
+    expect([formatLocal(mem, 0), formatLocal(mem, LOCAL_SIZE), formatLocal(mem, 2 * LOCAL_SIZE)]).toEqual(["198.18.0.2", "fe80::1", ""]);
+    expect(() => encodeLocal(mem, 3 * LOCAL_SIZE - 1, "198.18.0.2")).toThrow(RangeError);
+    expect(() => encodeLocal(mem, 0, "198.18.0.2", -1)).toThrow(RangeError);
+    dv.setUint16(0, 7, true);
+    expect(() => decodeLocal(mem, 0)).toThrow(/unknown family 7/);
+  });
+});
 
 describe("address records", () => {
   it("round-trips IPv4 and IPv6 endpoints through 24-byte records", () => {

@@ -1,5 +1,5 @@
 /**
- * IP addresses, CIDRs and the 24-byte peer address record shared with the C side:
+ * IP addresses, CIDRs, the 24-byte peer address record shared with the C side:
  *
  * | offset | size | field |
  * |---|---|---|
@@ -7,6 +7,15 @@
  * | 2 | u16 | port, host byte order |
  * | 4 | 16 | address: IPv4 in the first 4 bytes, network order |
  * | 20 | u32 | IPv6 scope id |
+ *
+ * and the 24-byte local address record (where a datagram arrived; where a reply leaves from):
+ *
+ * | offset | size | field |
+ * |---|---|---|
+ * | 0 | u16 | family: 2 = IPv4, 10 = IPv6, 0 = none |
+ * | 2 | u16 | reserved, 0 |
+ * | 4 | 16 | address: IPv4 in the first 4 bytes, network order |
+ * | 20 | u32 | interface index (received on; a send uses it only for an IPv6 link-local source) |
  *
  * These helpers are for the control plane (they allocate); the data plane compares and
  * copies records as bytes.
@@ -20,6 +29,11 @@ export const ADDR_FAMILY = 0;
 export const ADDR_PORT = 2;
 export const ADDR_BYTES = 4;
 export const ADDR_SCOPE_ID = 20;
+/** Size of a local address record in bytes, and its field offsets. */
+export const LOCAL_SIZE = 24;
+export const LOCAL_FAMILY = 0;
+export const LOCAL_ADDRESS = 4;
+export const LOCAL_IFINDEX = 20;
 /** Linux address families. */
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -169,4 +183,43 @@ export function decodeAddr(mem: Uint8Array, offset: number): Endpoint {
 /** Decodes the record at `offset` straight to an endpoint string. */
 export function decodeEndpoint(mem: Uint8Array, offset: number): string {
   return formatEndpoint(decodeAddr(mem, offset));
+}
+
+/** A local address: where a datagram arrived, or where one is to leave from. */
+export interface LocalAddress extends IpAddress {
+  /** The interface it arrived on (0: unknown); sends use it only for IPv6 link-local. */
+  ifindex: number;
+}
+
+/**
+ * Writes a local address record at `offset` of `mem`: `address` (`198.18.0.1`, `fd00::1`)
+ * and `ifindex`, or the empty record (family 0: the kernel picks the source) for null.
+ */
+export function encodeLocal(mem: Uint8Array, offset: number, address: string | IpAddress | null, ifindex = 0): void {
+  if (offset < 0 || offset + LOCAL_SIZE > mem.length) throw new RangeError(`local address record at ${offset} is outside the memory`);
+  if (!Number.isInteger(ifindex) || ifindex < 0 || ifindex > 0xffffffff) throw new RangeError(`ifindex ${ifindex} is not a u32`);
+  mem.fill(0, offset, offset + LOCAL_SIZE);
+  if (address === null) return;
+  const a = typeof address === "string" ? parseIp(address) : address;
+  const dv = new DataView(mem.buffer, mem.byteOffset + offset, LOCAL_SIZE);
+  dv.setUint16(LOCAL_FAMILY, a.family, true);
+  mem.set(a.bytes.subarray(0, a.family === AF_INET ? 4 : 16), offset + LOCAL_ADDRESS);
+  dv.setUint32(LOCAL_IFINDEX, ifindex, true);
+}
+
+/** Reads the local address record at `offset` of `mem`; null for family 0 (none). */
+export function decodeLocal(mem: Uint8Array, offset: number): LocalAddress | null {
+  if (offset < 0 || offset + LOCAL_SIZE > mem.length) throw new RangeError(`local address record at ${offset} is outside the memory`);
+  const dv = new DataView(mem.buffer, mem.byteOffset + offset, LOCAL_SIZE);
+  const family = dv.getUint16(LOCAL_FAMILY, true);
+  if (family === 0) return null;
+  if (family !== AF_INET && family !== AF_INET6) throw new TypeError(`local address record at ${offset}: unknown family ${family}`);
+  const len = family === AF_INET ? 4 : 16;
+  return { family, bytes: mem.slice(offset + LOCAL_ADDRESS, offset + LOCAL_ADDRESS + len), ifindex: dv.getUint32(LOCAL_IFINDEX, true) };
+}
+
+/** The address of the local record at `offset` as text (`198.18.0.2`), "" for none. */
+export function formatLocal(mem: Uint8Array, offset: number): string {
+  const l = decodeLocal(mem, offset);
+  return l ? formatIp(l.family, l.bytes) : "";
 }

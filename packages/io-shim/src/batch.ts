@@ -24,7 +24,9 @@
  * | 68 | u32 | reserved | |
  * | 72 | i32[8] | pollFds | poll in |
  * | 104 | u64 | slotsPtr | slot table: `count` 16-byte entries, slot i wherever entry i says; 0 = stride layout |
- * | 112 | 16 bytes | reserved | |
+ * | 112 | u64 | localsPtr | udp: `count` 24-byte local address records; recv out (where datagram i arrived), send in (source of slot i, family 0 = the kernel's choice; out: family 0, address kept, where it was refused); 0 = not wanted / none |
+ * | 120 | u32 | fallbacks | udp send out: packets sent without their source because the kernel refused it (the address is gone) |
+ * | 124 | 4 bytes | reserved | |
  *
  * A slot table entry ({@link SLOT_ENTRY_SIZE} bytes; {@link writeSlotTable} writes them):
  *
@@ -64,6 +66,8 @@ export const CB_TIMEOUT_MS = 60;
 export const CB_READY = 64;
 export const CB_POLL_FDS = 72;
 export const CB_SLOTS_PTR = 104;
+export const CB_LOCALS_PTR = 112;
+export const CB_FALLBACKS = 120;
 
 /** Bytes of one slot-table entry, and its field offsets. */
 export const SLOT_ENTRY_SIZE = 16;
@@ -127,6 +131,8 @@ export interface BatchSetup {
   lengths: number;
   addrs?: number;
   segs?: number;
+  /** udp: offset of `count` local address records (recv out, send in; see {@link BatchControl.localsPtr}). */
+  locals?: number;
   /** Stride layout, recv/read: bytes each slot can take (default the stride). */
   capacity?: number;
   flags?: number;
@@ -192,6 +198,8 @@ export interface BatchShape {
   addrs: "required" | "optional" | "none";
   lengths: boolean;
   segs: boolean;
+  /** Local address records (udp), when the block names them. */
+  locals?: boolean;
 }
 
 /**
@@ -254,6 +262,17 @@ export class BatchControl {
   set capacity(v: number) { this.view.setUint32(CB_CAPACITY, v, true); }
   get slotsPtr(): number { return this.getPtr(CB_SLOTS_PTR); }
   set slotsPtr(v: number) { this.setPtr(CB_SLOTS_PTR, v); }
+  /**
+   * Local address records (24 B each, `encodeLocal`): udp recv writes where datagram i
+   * arrived (its destination address and interface); udp send reads the source of slot i
+   * (family 0: the kernel picks), and a source the kernel refused comes back with family 0
+   * (its address kept) and counted in {@link fallbacks}. 0 = not wanted.
+   */
+  get localsPtr(): number { return this.getPtr(CB_LOCALS_PTR); }
+  set localsPtr(v: number) { this.setPtr(CB_LOCALS_PTR, v); }
+  /** udp send: packets that went without their source address, refused (gone from the host). */
+  get fallbacks(): number { return this.view.getUint32(CB_FALLBACKS, true); }
+  set fallbacks(v: number) { this.view.setUint32(CB_FALLBACKS, v, true); }
   get segSize(): number { return this.view.getUint32(CB_SEG_SIZE, true); }
   set segSize(v: number) { this.view.setUint32(CB_SEG_SIZE, v, true); }
   /** errno left by the last call (0 = none). */
@@ -299,6 +318,8 @@ export class BatchControl {
     this.lengthsPtr = this.base + o.lengths;
     this.addrsPtr = o.addrs === undefined ? 0 : this.base + o.addrs;
     this.segsPtr = o.segs === undefined ? 0 : this.base + o.segs;
+    this.localsPtr = o.locals === undefined ? 0 : this.base + o.locals;
+    this.fallbacks = 0;
     this.capacity = o.capacity ?? 0;
     this.flags = o.flags ?? 0;
     this.segSize = o.segSize ?? 0;
@@ -334,6 +355,8 @@ export class BatchControl {
     if (shape.addrs === "required" || (shape.addrs === "optional" && addrs !== 0)) this.region(op, "addrsPtr", addrs, 24 * count);
     const segs = this.segsPtr;
     if (segs !== 0 && shape.segs) this.region(op, "segsPtr", segs, 4 * count);
+    const locals = this.localsPtr;
+    if (locals !== 0 && shape.locals) this.region(op, "localsPtr", locals, 24 * count);
   }
 
   /** Checks the table and every slot it names; reads it in place (no allocation). */

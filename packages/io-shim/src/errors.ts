@@ -68,6 +68,10 @@ const hints: Record<string, Record<string, string>> = {
   "udp open": {
     EADDRINUSE: "another socket holds this port (sockets that share a port all need reusePort)",
     EADDRNOTAVAIL: "no interface in this namespace has that address",
+    EPERM: "a mark (SO_MARK) needs CAP_NET_ADMIN",
+  },
+  "socket set mark": {
+    EPERM: "SO_MARK needs CAP_NET_ADMIN",
   },
   "tun open": {
     // EACCES is what a non-root user gets from a /dev/net/tun of mode 0600 (the open

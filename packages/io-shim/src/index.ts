@@ -13,7 +13,7 @@ export { IoShimLoadError, PREBUILT_TARGETS, libraryPath, loadIoShim } from "./lo
 export { SysError, check, errnoCode, errnoName } from "./errors.js";
 export * from "./address.js";
 export * from "./batch.js";
-export { udpOpen, udpPort, udpRecvBatch, udpSendBatch, type UdpOptions, type UdpSocket } from "./udp.js";
+export { socketGetMark, socketSetMark, udpOpen, udpPort, udpRecvBatch, udpSendBatch, type UdpOptions, type UdpSocket } from "./udp.js";
 export * from "./tun.js";
 export { closeFd, eventfdOpen, eventfdRead, eventfdWrite, pollWait } from "./poll.js";
 export { addrAdd, addrDel, linkIndex, linkSetMtu, linkSetUp, routeAdd, routeDel } from "./netlink.js";

@@ -11,6 +11,8 @@ import { FakeIo } from "../../test/fake-io.js";
 import { ipv4, World, type Node } from "../../test/harness.js";
 import { instantiateAead } from "../protocol/aead.js";
 import { parseIp } from "../protocol/address.js";
+import { encodeLocal } from "@taltun/io-shim/address";
+import { readLocal } from "../tables/peer-slot.js";
 import { sharedBuffer, MemoryLayout } from "./memory-layout.js";
 import { Datapath } from "./datapath.js";
 import { reserveWorkerRegions, workerRegionBytes } from "./regions.js";
@@ -51,14 +53,25 @@ function lab(ringSlots = 256) {
   );
   const stats = new Int32Array(sharedBuffer(w.memory), regions.stats, Object.keys(STAT).length);
   const stat = (name: StatName) => stats[STAT[name]];
-  const fromPeer = (s: Node, packets: Uint8Array[]) => {
-    for (const d of s.plane.seal(w.slotOf(s, hub), packets, w.clock.now())) io.udpIn.push({ bytes: d!, peer: s.endpoint });
+  /** `s` sends `packets` to the hub, reaching it at local address record `local` (none: not reported). */
+  const fromPeer = (s: Node, packets: Uint8Array[], local?: Uint8Array) => {
+    for (const d of s.plane.seal(w.slotOf(s, hub), packets, w.clock.now())) io.udpIn.push({ bytes: d!, peer: s.endpoint, local });
   };
   /** What `s` makes of the datagrams the hub sent it. */
   const openedBy = (s: Node) =>
     io.udpOut.filter((d) => Buffer.from(d.peer).equals(Buffer.from(s.endpoint.subarray(0, 24)))).map((d) => s.plane.open([d.bytes], hub.endpoint, w.clock.now())[0].packet);
   return { w, hub, a, b, c, io, path, ring, stat, fromPeer, openedBy, signals: () => signals };
 }
+
+/** A local address record: one of the hub's addresses, on interface `ifindex`. */
+function local(address: string, ifindex = 2): Uint8Array {
+  const r = new Uint8Array(24);
+  encodeLocal(r, 0, address, ifindex);
+  return r;
+}
+
+const hex = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString("hex");
+const NONE = new Uint8Array(24);
 
 describe("Datapath on an in-memory socket and TUN", () => {
   it("delivers a peer's packets to the TUN, byte for byte, with one read, one AEAD and one write call", () => {
@@ -146,6 +159,63 @@ describe("Datapath on an in-memory socket and TUN", () => {
     expect(ring.drain()).toHaveLength(2);
     expect(signals()).toBeGreaterThan(0);
     expect(io.tunOut).toHaveLength(0);
+  });
+
+  it("sends to each peer from the local address its latest authentic packet arrived at, relayed packets too", () => {
+    const { w, hub, a, b, io, path, stat, fromPeer } = lab();
+    const slotA = w.slotOf(hub, a);
+    // a has sent nothing through the data plane yet: the kernel picks the source
+    io.tunIn.push(ipv4(hub.vip, a.vip, 20, 1));
+    path.pollTun(w.clock.now());
+    expect(hex(io.udpOut[0].local)).toBe(hex(NONE));
+    // a reaches the hub at 198.18.1.1, b at fd00::b; a forged packet "arriving" at another address changes nothing
+    fromPeer(a, [ipv4(a.vip, hub.vip, 20)], local("198.18.1.1"));
+    fromPeer(b, [ipv4(b.vip, hub.vip, 20)], local("fd00::b", 3));
+    io.udpIn.push({ bytes: new Uint8Array(64).fill(4, 0, 1), peer: a.endpoint, local: local("198.18.1.9") });
+    path.pollUdp(w.clock.now());
+    expect(hex(readLocal(hub.device.tables, slotA))).toBe(hex(local("198.18.1.1")));
+    io.udpOut.length = 0;
+    io.tunIn.push(ipv4(hub.vip, a.vip, 20, 2), ipv4(hub.vip, b.vip, 20, 3));
+    path.pollTun(w.clock.now());
+    // to a from 198.18.1.1; b's endpoint is IPv4 and its recorded local address IPv6 (as
+    // forged here): a source of the other family is not used, the kernel picks
+    expect(io.udpOut.map((d) => hex(d.local))).toEqual([hex(local("198.18.1.1")), hex(NONE)]);
+    expect(hex(readLocal(hub.device.tables, w.slotOf(hub, b)))).toBe(hex(local("fd00::b", 3)));
+    // a relayed packet leaves from where its destination peer reached us
+    io.udpOut.length = 0;
+    fromPeer(b, [ipv4(b.vip, hub.vip, 20)], local("198.18.1.2"));
+    fromPeer(a, [ipv4(a.vip, b.vip, 30, 4)], local("198.18.1.1"));
+    path.pollUdp(w.clock.now());
+    expect(stat("relayed")).toBe(1);
+    expect(io.udpOut.map((d) => hex(d.local))).toEqual([hex(local("198.18.1.2"))]);
+    expect(io.calls.udpSend).toBe(3); // still one sendmmsg a batch
+  });
+
+  it("falls over when the host loses that address: sent from the kernel's choice, forgotten, and learnt anew", () => {
+    const { w, hub, a, io, path, stat, fromPeer, openedBy } = lab();
+    const slotA = w.slotOf(hub, a);
+    fromPeer(a, [ipv4(a.vip, hub.vip, 20)], local("198.18.1.1"));
+    path.pollUdp(w.clock.now());
+    io.refuseSource = (l) => hex(l) === hex(local("198.18.1.1")); // 198.18.1.1 removed from the host
+    const packets = [1, 2, 3].map((k) => ipv4(hub.vip, a.vip, 20, k));
+    io.tunIn.push(...packets);
+    path.pollTun(w.clock.now());
+    expect(openedBy(a)).toEqual(packets); // nothing lost
+    expect(io.udpOut.map((d) => hex(d.local))).toEqual(Array(3).fill(hex(NONE)));
+    expect(stat("sourceFallbacks")).toBe(3);
+    expect(hex(readLocal(hub.device.tables, slotA))).toBe(hex(NONE));
+    // what follows goes from the kernel's choice straight away
+    io.udpOut.length = 0;
+    io.tunIn.push(ipv4(hub.vip, a.vip, 20, 4));
+    path.pollTun(w.clock.now());
+    expect([hex(io.udpOut[0].local), stat("sourceFallbacks")]).toEqual([hex(NONE), 3]);
+    // a reaches the hub at its other address: replies leave from there
+    fromPeer(a, [ipv4(a.vip, hub.vip, 20)], local("198.18.1.3"));
+    path.pollUdp(w.clock.now());
+    io.udpOut.length = 0;
+    io.tunIn.push(ipv4(hub.vip, a.vip, 20, 5));
+    path.pollTun(w.clock.now());
+    expect(hex(io.udpOut[0].local)).toBe(hex(local("198.18.1.3")));
   });
 
   it("of any batch, only authentic, fresh, source-checked packets reach the TUN or the peer they are for", () => {

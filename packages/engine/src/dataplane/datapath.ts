@@ -6,6 +6,12 @@
  *   TUN -> read batch -> route by destination (allowed IPs) -> sealBatch (WASM) -> sendmmsg
  *
  * Each arrow that crosses into C or WASM is one call per batch, never one per packet.
+ *
+ * Sticky sources: recvmmsg reports where each datagram arrived; the peer's slot keeps the
+ * local address of its latest authentic packet beside its endpoint (finishOpen), and every
+ * packet sent to a peer carries that address as its source (copyEndpoint), so replies leave
+ * from the address the peer reached us at. When the host loses that address, io-shim sends
+ * from the kernel's choice instead and says so; the peer then forgets it (forgetLocal).
  */
 import { BatchControl, TUN_VNET } from "@taltun/io-shim";
 import type { AeadInstance } from "@taltun/wasm-crypto";
@@ -13,7 +19,7 @@ import { lookupPacket } from "../tables/allowed-ips.js";
 import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE } from "../protocol/constants.js";
 import { finishOpen, isHandshakeMessage, prepareOpen } from "../transport/open.js";
 import { prepareSeal } from "../transport/seal.js";
-import { copyEndpoint, CURRENT, keypairOf, peerGeneration } from "../tables/peer-slot.js";
+import { copyEndpoint, CURRENT, forgetLocal, keypairOf, LOCAL_BYTES, peerGeneration } from "../tables/peer-slot.js";
 import { ENDPOINT_BYTES, type SharedTables } from "../tables/shared-tables.js";
 import { createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport/batch.js";
 import { sharedBuffer } from "./memory-layout.js";
@@ -98,14 +104,14 @@ export class Datapath {
 
     const stride = r.slotStride;
     this.recv = new BatchControl(memory, r.cbRecv).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.rxLengths, addrs: r.rxAddrs,
+      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.rxLengths, addrs: r.rxAddrs, locals: r.rxLocals,
     });
     this.tunWrite = new BatchControl(memory, r.cbTunWrite).setup({
       fd: o.tunFd, count: BATCH, buffer: r.rxPool + HEADROOM, stride, lengths: r.tunWriteLengths,
       flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.relaySend = new BatchControl(memory, r.cbRelay).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.relayLengths, addrs: r.relayAddrs,
+      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.relayLengths, addrs: r.relayAddrs, locals: r.relayLocals,
     });
     // Room after the packet for padding to 16 and the tag, before the next slot.
     this.tunRead = new BatchControl(memory, r.cbTunRead).setup({
@@ -114,7 +120,7 @@ export class Datapath {
       flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.send = new BatchControl(memory, r.cbSend).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs,
+      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs, locals: r.txLocals,
     });
 
     this.staging = new Staging(this.u8, r.stage, stride);
@@ -124,6 +130,7 @@ export class Datapath {
     for (let i = 0; i < BATCH; i++) {
       this.rx.data[i] = r.rxPool + i * stride;
       this.rx.sources[i] = r.rxAddrs + i * ENDPOINT_BYTES;
+      this.rx.locals[i] = r.rxLocals + i * LOCAL_BYTES;
     }
   }
 
@@ -201,7 +208,7 @@ export class Datapath {
       k++;
       return true;
     });
-    if (k > 0) this.sealAndSend(tx, k, this.txSlot, this.txLengths, this.o.regions.txAddrs, this.send, k, now, STAT.sent);
+    if (k > 0) this.sealAndSend(tx, k, this.txSlot, this.txLengths, this.o.regions.txAddrs, this.o.regions.txLocals, this.send, k, now, STAT.sent);
     return k;
   }
 
@@ -215,7 +222,7 @@ export class Datapath {
       if (!isHandshakeMessage(u8, d, len)) continue;
       // The control plane's: prepareOpen skips these uncounted.
       if (len !== HANDSHAKE_SIZE[u8[d]]) this.count(STAT.droppedHandshakeSize);
-      else this.count(o.ring.push(d, len, rx.sources[i]) ? STAT.handshakeMessages : STAT.droppedRingFull);
+      else this.count(o.ring.push(d, len, rx.sources[i], rx.locals[i]) ? STAT.handshakeMessages : STAT.droppedRingFull);
       o.signal();
     }
     rx.count = n;
@@ -250,7 +257,10 @@ export class Datapath {
       }
     }
     if (toTun > 0) this.writeTun(n, toTun);
-    if (relays > 0) this.sealAndSend(this.relay, relays, this.relaySlot, this.relayLengths, this.o.regions.relayAddrs, this.relaySend, n, now, STAT.relayed);
+    if (relays > 0) {
+      const r = this.o.regions;
+      this.sealAndSend(this.relay, relays, this.relaySlot, this.relayLengths, r.relayAddrs, r.relayLocals, this.relaySend, n, now, STAT.relayed);
+    }
   }
 
   /**
@@ -297,16 +307,17 @@ export class Datapath {
       tx.peers[k] = peer;
       this.txSlot[k++] = i;
     }
-    if (k > 0) this.sealAndSend(tx, k, this.txSlot, lengths, this.o.regions.txAddrs, this.send, n, now, STAT.sent);
+    if (k > 0) this.sealAndSend(tx, k, this.txSlot, lengths, this.o.regions.txAddrs, this.o.regions.txLocals, this.send, n, now, STAT.sent);
     else lengths.fill(0, 0, n);
   }
 
   /**
    * Seals `k` compacted packets of `b` for their peers, then sends them with one sendmmsg
-   * from their slots (`slot[j]`), with holes (length 0) for everything else among `n`.
+   * from their slots (`slot[j]`), with holes (length 0) for everything else among `n`:
+   * each to its peer's endpoint (at `addrs`), from its peer's local address (at `locals`).
    */
   private sealAndSend(
-    b: TransportBatch, k: number, slot: Int32Array, sendLengths: Uint32Array, addrs: number,
+    b: TransportBatch, k: number, slot: Int32Array, sendLengths: Uint32Array, addrs: number, locals: number,
     cb: BatchControl, n: number, now: number, stat: number,
   ): void {
     const o = this.o;
@@ -328,7 +339,7 @@ export class Datapath {
         continue;
       }
       const i = slot[j];
-      if (!copyEndpoint(o.tables, b.peers[j], addrs + i * ENDPOINT_BYTES)) {
+      if (!copyEndpoint(o.tables, b.peers[j], addrs + i * ENDPOINT_BYTES, locals + i * LOCAL_BYTES)) {
         this.count(STAT.droppedNoEndpoint);
         continue;
       }
@@ -345,5 +356,25 @@ export class Datapath {
     this.count(STAT.ioCalls);
     if (sent < ready) this.count(STAT.sendErrors, ready - Math.max(sent, 0));
     this.count(stat, Math.max(sent, 0));
+    if (cb.fallbacks > 0) this.forgetRefusedSources(b, k, slot, sendLengths, locals, cb.fallbacks);
+  }
+
+  /**
+   * io-shim sent `fallbacks` packets from the kernel's choice because their local address
+   * was refused (it left the host): it cleared the family of those records and kept the
+   * address. Their peers forget that address, so what follows goes from the kernel's
+   * choice without a refusal each time, until the peer reaches us at an address again.
+   */
+  private forgetRefusedSources(b: TransportBatch, k: number, slot: Int32Array, sendLengths: Uint32Array, locals: number, fallbacks: number): void {
+    const u8 = this.u8;
+    this.count(STAT.sourceFallbacks, fallbacks);
+    for (let j = 0; j < k; j++) {
+      const i = slot[j];
+      const at = locals + i * LOCAL_BYTES;
+      if (sendLengths[i] === 0 || (u8[at] | u8[at + 1]) !== 0) continue; // not sent, or sent from its source
+      let refused = false; // family 0 with an address: io-shim's mark (a peer with no local address has none)
+      for (let x = 4; x < LOCAL_BYTES - 4 && !refused; x++) refused = u8[at + x] !== 0;
+      if (refused) forgetLocal(this.o.tables, b.peers[j], at);
+    }
   }
 }

@@ -30,6 +30,7 @@ export function slotStride(mtu: number): number {
 export function tunReadCapacity(stride: number): number {
   return stride - HEADROOM - TAG_SIZE - (PADDING_MULTIPLE - 1);
 }
+/** Bytes of an address record and of a local address record (io-shim's, both 24). */
 const ADDR = 24;
 
 /** Offsets (bytes from the memory's start) of one worker's buffers. */
@@ -47,13 +48,19 @@ export interface WorkerRegions {
   rxPool: number;
   rxLengths: number;
   rxAddrs: number;
+  /** Where each received datagram arrived (local address records). */
+  rxLocals: number;
   tunWriteLengths: number;
   relayLengths: number;
   relayAddrs: number;
+  /** The source each relayed packet leaves from: its peer's local address. */
+  relayLocals: number;
   /** Packets from the TUN, sealed in place and sent. */
   txPool: number;
   txLengths: number;
   txAddrs: number;
+  /** The source each sent packet leaves from: its peer's local address. */
+  txLocals: number;
   openDescs: number;
   sealDescs: number;
   relayDescs: number;
@@ -79,12 +86,15 @@ export function reserveWorkerRegions(layout: MemoryLayout, index: number, mtu: n
     rxPool: r("rxPool", BATCH * stride, 64),
     rxLengths: r("rxLengths", BATCH * 4),
     rxAddrs: r("rxAddrs", BATCH * ADDR),
+    rxLocals: r("rxLocals", BATCH * ADDR),
     tunWriteLengths: r("tunWriteLengths", BATCH * 4),
     relayLengths: r("relayLengths", BATCH * 4),
     relayAddrs: r("relayAddrs", BATCH * ADDR),
+    relayLocals: r("relayLocals", BATCH * ADDR),
     txPool: r("txPool", BATCH * stride, 64),
     txLengths: r("txLengths", BATCH * 4),
     txAddrs: r("txAddrs", BATCH * ADDR),
+    txLocals: r("txLocals", BATCH * ADDR),
     openDescs: r("openDescs", BATCH * DESC_SIZE),
     sealDescs: r("sealDescs", BATCH * DESC_SIZE),
     relayDescs: r("relayDescs", BATCH * DESC_SIZE),

@@ -31,6 +31,20 @@ describe("HandshakeRing", () => {
     expect(ring.dropped).toBe(0);
   });
 
+  it("carries where each message arrived (its local address record), or none", () => {
+    const buf = memory(4);
+    const ring = new HandshakeRing(buf, RING_AT, 4);
+    const u8 = new Uint8Array(buf);
+    u8.fill(7, 32, 56); // a local address record at 32
+    u8.set(new Array(148).fill(9), DATA_AT);
+    expect(ring.push(DATA_AT, 148, ADDR_AT, 32)).toBe(true); // the largest handshake message still fits
+    expect(ring.push(DATA_AT, 3, ADDR_AT)).toBe(true);
+    const [a, b] = ring.drain();
+    expect([a.data.length, a.local.every((x) => x === 7), a.local.length]).toEqual([148, true, 24]);
+    expect(b.local.every((x) => x === 0)).toBe(true);
+    expect(RING_MAX_MESSAGE).toBeGreaterThanOrEqual(148);
+  });
+
   it("drops and counts when full or when a message is too long", () => {
     const buf = memory(2);
     const ring = new HandshakeRing(buf, RING_AT, 2);

@@ -8,14 +8,16 @@
  *   +0 head (next slot the producer writes)  +4 tail (next slot the consumer reads)
  *   +8 dropped                                +12 capacity (a power of two)
  *   +16 slots, each {@link RING_SLOT_SIZE} bytes:
- *       +0 u32 length  +4 source address record (24 bytes)  +28 message bytes
+ *       +0 u32 length  +4 source address record (24 bytes)
+ *       +28 local address record (24 bytes: where it arrived)  +52 message bytes
  */
 
-/** Bytes of one slot: room for the largest handshake message (148) and its source. */
-export const RING_SLOT_SIZE = 192;
+/** Bytes of one slot: room for the largest handshake message (148), its source and where it arrived. */
+export const RING_SLOT_SIZE = 208;
 const HEADER = 16;
 const ADDR = 24;
-const DATA = 4 + ADDR;
+const LOCAL = 4 + ADDR;
+const DATA = LOCAL + ADDR;
 /** Longest message a slot holds. */
 export const RING_MAX_MESSAGE = RING_SLOT_SIZE - DATA;
 
@@ -24,10 +26,11 @@ export function ringBytes(capacity: number): number {
   return HEADER + capacity * RING_SLOT_SIZE;
 }
 
-/** One message taken from the ring: its bytes and the 24-byte source address record. */
+/** One message taken from the ring: its bytes, the 24-byte source address record, and the local address record of where it arrived (all zero: unknown). */
 export interface RingMessage {
   data: Uint8Array;
   source: Uint8Array;
+  local: Uint8Array;
 }
 
 /** Both ends of a ring; construct one view per thread over the same memory. */
@@ -60,12 +63,13 @@ export class HandshakeRing {
   }
 
   /**
-   * Producer side: copies `length` bytes at `dataOffset` and the address record at
-   * `addrOffset` (both offsets into the same shared memory) into the next slot. Returns
+   * Producer side: copies `length` bytes at `dataOffset`, the address record at
+   * `addrOffset` and the local address record at `localOffset` (0: none) (all offsets into
+   * the same shared memory) into the next slot. Returns
    * false, and counts a drop, when the ring is full or the message too long. The worker
    * rings the control plane's doorbell once per batch, not here.
    */
-  push(dataOffset: number, length: number, addrOffset: number): boolean {
+  push(dataOffset: number, length: number, addrOffset: number, localOffset = 0): boolean {
     const head = Atomics.load(this.words, 0);
     const tail = Atomics.load(this.words, 1);
     if (head - tail >= this.capacity || length > RING_MAX_MESSAGE || length < 0) {
@@ -75,6 +79,8 @@ export class HandshakeRing {
     const slot = this.slots + (head & (this.capacity - 1)) * RING_SLOT_SIZE;
     this.view.setUint32(slot, length, true);
     this.bytes.copyWithin(slot + 4, addrOffset, addrOffset + ADDR);
+    if (localOffset === 0) this.bytes.fill(0, slot + LOCAL, slot + LOCAL + ADDR);
+    else this.bytes.copyWithin(slot + LOCAL, localOffset, localOffset + ADDR);
     this.bytes.copyWithin(slot + DATA, dataOffset, dataOffset + length);
     Atomics.store(this.words, 0, (head + 1) | 0);
     return true;
@@ -90,6 +96,7 @@ export class HandshakeRing {
       const length = this.view.getUint32(slot, true);
       out.push({
         source: this.bytes.slice(slot + 4, slot + 4 + ADDR),
+        local: this.bytes.slice(slot + LOCAL, slot + LOCAL + ADDR),
         data: this.bytes.slice(slot + DATA, slot + DATA + length),
       });
       tail = (tail + 1) | 0;

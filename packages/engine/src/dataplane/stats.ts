@@ -27,6 +27,8 @@ export const STAT_NAMES = [
   /** Datagrams of a handshake type (1-3) whose length is not that message's size. */
   "droppedHandshakeSize",
   "sendErrors",
+  /** Packets sent from the kernel's choice of source because their peer's sticky local address was refused (gone from the host); the peer forgets it. */
+  "sourceFallbacks",
   "tunWriteErrors",
   "ioCalls",
   "aeadCalls",

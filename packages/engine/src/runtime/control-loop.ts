@@ -4,6 +4,10 @@
  * rings it, or a timer is due, it drains the handshake rings into the Device, runs its
  * timers, and carries out what the Device asks (send a handshake message, a cookie reply
  * or a keepalive). It never touches a data packet.
+ *
+ * Sticky sources: a handshake message that authenticates makes the local address it
+ * arrived at its peer's (as a data packet does in the workers), and what the loop sends a
+ * peer leaves from that address; a cookie reply leaves from where its message arrived.
  */
 import { formatEndpoint } from "../tables/endpoint.js";
 import { encodeKey } from "../protocol/keys.js";
@@ -11,6 +15,7 @@ import type { Device, DeviceAction } from "../device/device.js";
 import type { Logger } from "../log/log.js";
 import { POLL_INTERVAL } from "../device/device.js";
 import type { HandshakeRing } from "../dataplane/ring.js";
+import { forgetLocal, learnLocal, readLocal } from "../tables/peer-slot.js";
 import type { ControlSender } from "./sender.js";
 
 /** What the loop drives and reports to. */
@@ -49,17 +54,25 @@ export class ControlLoop {
     Atomics.notify(this.o.i32, this.o.doorbell);
   }
 
-  /** Runs the device's actions (also those of UAPI changes and of starting up). */
-  carryOut(actions: readonly DeviceAction[]): void {
+  /**
+   * Runs the device's actions (also those of UAPI changes and of starting up). A send to a
+   * peer leaves from the peer's local address; one in `replyFrom` (a cookie reply) from
+   * the local address given there.
+   */
+  carryOut(actions: readonly DeviceAction[], replyFrom?: ReadonlyMap<DeviceAction, Uint8Array>): void {
     const { sender, logger, device } = this.o;
     for (const a of actions) {
       const peer = a.peer >= 0 ? device.peerStats().find((p) => p.slot === a.peer) : undefined;
       const name = peer ? encodeKey(peer.publicKey) : undefined;
       switch (a.type) {
-        case "send":
-          if (!sender.send(a.endpoint, a.bytes)) logger.debug("could not send", { message: a.message, to: formatEndpoint(a.endpoint) });
+        case "send": {
+          const local = a.peer >= 0 ? readLocal(device.tables, a.peer) : replyFrom?.get(a);
+          if (!sender.send(a.endpoint, a.bytes, local)) logger.debug("could not send", { message: a.message, to: formatEndpoint(a.endpoint) });
           else if (logger.isLevelEnabled("debug")) logger.debug(`sent ${a.message}`, { peer: name, to: formatEndpoint(a.endpoint) });
+          // Its local address left the host: it went from the kernel's choice; forget it.
+          if (sender.fellOver && a.peer >= 0) forgetLocal(device.tables, a.peer, sender.local);
           break;
+        }
         case "keypair":
           logger.info("handshake completed", { peer: name, role: a.role });
           break;
@@ -83,13 +96,21 @@ export class ControlLoop {
     while (!this.stopped) {
       const seen = Atomics.load(i32, doorbell);
       const actions: DeviceAction[] = [];
+      const replyFrom = new Map<DeviceAction, Uint8Array>();
       let now = device.clock.now();
       for (const ring of rings) {
-        for (const m of ring.drain()) actions.push(...device.handleHandshakeMessage(m.data, m.source, now));
+        for (const m of ring.drain()) {
+          for (const a of device.handleHandshakeMessage(m.data, m.source, now)) {
+            // Authentic (a session came of it): the peer reached us at m.local.
+            if (a.type === "keypair") learnLocal(device.tables, a.peer, m.source, m.local);
+            else if (a.type === "send" && a.peer < 0) replyFrom.set(a, m.local);
+            actions.push(a);
+          }
+        }
       }
       now = device.clock.now();
       actions.push(...device.tick(now));
-      this.carryOut(actions);
+      this.carryOut(actions, replyFrom);
       this.reportRoaming();
       this.o.afterRound(actions);
       const wait = Math.max(1, Math.min(POLL_INTERVAL, device.nextDeadline() - device.clock.now()));

@@ -10,14 +10,24 @@
  * | 5-6, 7-8 | tx, rx bytes (lo, hi) | workers |
  * | 9, 10, 11, 12 | tx packets, tx data packets, rx packets, rx data packets | workers |
  * | 13 | promotions (next -> current, by workers) | workers |
- * | 14 | endpoint sequence: odd while the record is being written | both, under the lock |
+ * | 14 | endpoint sequence: odd while the endpoint or local record is being written | both, under the lock |
  * | 15 | generation: bumped each time the slot is given to a peer | control plane |
  * | bytes 64-87 | endpoint record (io-shim's address record) | both, under the lock |
+ * | bytes 88-111 | local address record (io-shim's): where the peer's latest authentic packet arrived, the source replies leave from (family 0: none, the kernel picks) | both, under the lock, with the endpoint |
+ * | bytes 112-127 | free | |
+ *
+ * The endpoint and the local address are one record for the sequence word (14): a reader
+ * gets both from the same write. The local address is the sticky source: a worker sets it
+ * with the endpoint when a peer roams ({@link roamEndpoint}), the control plane when a
+ * handshake message authenticates ({@link learnLocal}) and clears it when it gives the peer
+ * another endpoint; a send the kernel refused from it (the address left the host) forgets
+ * it ({@link forgetLocal}).
  *
  * A zeroed slot is an empty one: keypair references are stored as slot + 1, so zero means
  * none, and a new or reused slot cannot point at another peer's keypair.
  * @module
  */
+import { LOCAL_SIZE } from "@taltun/io-shim/address";
 import type { EndpointRecord } from "./endpoint.js";
 import { ENDPOINT_BYTES, PEER_SLOT_BYTES, type SharedTables } from "./shared-tables.js";
 
@@ -37,6 +47,10 @@ const P_PROMOTIONS = 13;
 const P_ENDPOINT_SEQ = 14;
 const P_GENERATION = 15;
 const P_ENDPOINT_BYTE = 64;
+const P_LOCAL_BYTE = 88;
+
+/** Bytes of a local address record (io-shim's): the address a peer reached us at. */
+export const LOCAL_BYTES = LOCAL_SIZE;
 
 const IN_USE = 1;
 const WANT_HANDSHAKE = 2;
@@ -162,56 +176,134 @@ function endpointAddress(t: SharedTables, peer: number): number {
   return t.peerWord(peer, 0) * 4 + P_ENDPOINT_BYTE;
 }
 
-/** The endpoint record's sequence: it changes whenever the record does. */
+/** Absolute byte address of the local address record of `peer`. */
+function localAddress(t: SharedTables, peer: number): number {
+  return t.peerWord(peer, 0) * 4 + P_LOCAL_BYTE;
+}
+
+/** The endpoint record's sequence: it changes whenever the record (or the local address) does. */
 export function endpointSequence(t: SharedTables, peer: number): number {
   return Atomics.load(t.i32, word(t, peer, P_ENDPOINT_SEQ));
 }
 
-/** Write the record at byte `src` of the shared buffer (`len` bytes, the rest zeroed) as the endpoint of `peer`. */
-function writeRecord(t: SharedTables, peer: number, src: Uint8Array, srcOffset: number): void {
-  const dst = endpointAddress(t, peer);
+/** Take the lock and make the sequence odd: the endpoint and local records are being written. */
+function beginWrite(t: SharedTables, peer: number): void {
   lockPeer(t, peer);
-  const seq = word(t, peer, P_ENDPOINT_SEQ);
-  Atomics.add(t.i32, seq, 1); // odd: being written
-  t.u8.fill(0, dst, dst + ENDPOINT_BYTES);
-  const len = Math.min(ENDPOINT_BYTES, src.length - srcOffset);
-  if (src === t.u8) t.u8.copyWithin(dst, srcOffset, srcOffset + len);
-  else t.u8.set(src.subarray(srcOffset, srcOffset + len), dst);
-  Atomics.add(t.i32, seq, 1);
+  Atomics.add(t.i32, word(t, peer, P_ENDPOINT_SEQ), 1);
+}
+
+function endWrite(t: SharedTables, peer: number): void {
+  Atomics.add(t.i32, word(t, peer, P_ENDPOINT_SEQ), 1);
   unlockPeer(t, peer);
 }
 
-/** Record `endpoint` as where `peer` is (control plane); returns the record as stored. */
+/** Copy `len` bytes from byte `from` of `src` to byte `to` of the shared buffer, zeroing the rest of `size`. */
+function put(t: SharedTables, to: number, size: number, src: Uint8Array, from: number): void {
+  const len = Math.max(0, Math.min(size, src.length - from));
+  t.u8.fill(0, to + len, to + size);
+  if (src === t.u8) t.u8.copyWithin(to, from, from + len);
+  else t.u8.set(src.subarray(from, from + len), to);
+}
+
+/** Whether `size` bytes at `at` of the shared buffer equal those of `rec` from `from` (missing ones count as 0). */
+function same(t: SharedTables, at: number, size: number, rec: Uint8Array, from: number): boolean {
+  const u8 = t.u8;
+  for (let k = 0; k < size; k++) if (u8[at + k] !== (from + k < rec.length ? rec[from + k] : 0)) return false;
+  return true;
+}
+
+/**
+ * Record `endpoint` as where `peer` is (control plane); returns the record as stored. A
+ * new endpoint clears the local address (it was where the old one reached us); the same
+ * endpoint again (a handshake, a configuration) keeps it.
+ */
 export function writeEndpoint(t: SharedTables, peer: number, endpoint: EndpointRecord): EndpointRecord {
-  writeRecord(t, peer, endpoint, 0);
+  const dst = endpointAddress(t, peer);
+  beginWrite(t, peer);
+  if (!same(t, dst, ENDPOINT_BYTES, endpoint, 0)) t.u8.fill(0, localAddress(t, peer), localAddress(t, peer) + LOCAL_BYTES);
+  put(t, dst, ENDPOINT_BYTES, endpoint, 0);
+  endWrite(t, peer);
   return endpoint.slice(0, ENDPOINT_BYTES);
 }
 
 /**
  * Roaming (a worker): the endpoint of `peer` becomes the record at byte `src` of the shared
- * buffer, the source of its latest authentic packet. Writes only when it changed.
+ * buffer, the source of its latest authentic packet, and its local address the record at
+ * byte `local` (where that packet arrived; 0: unknown, none). Writes only when either
+ * changed; both at once, under the lock and the sequence.
  */
-export function roamEndpoint(t: SharedTables, peer: number, src: number): void {
+export function roamEndpoint(t: SharedTables, peer: number, src: number, local: number): void {
   const u8 = t.u8;
   const dst = endpointAddress(t, peer);
-  let same = true;
-  for (let k = 0; k < ENDPOINT_BYTES && same; k++) same = u8[dst + k] === u8[src + k];
-  if (!same) writeRecord(t, peer, u8, src);
+  const ldst = localAddress(t, peer);
+  let unchanged = true;
+  for (let k = 0; k < ENDPOINT_BYTES && unchanged; k++) unchanged = u8[dst + k] === u8[src + k];
+  for (let k = 0; k < LOCAL_BYTES && unchanged; k++) unchanged = u8[ldst + k] === (local === 0 ? 0 : u8[local + k]);
+  if (unchanged) return;
+  beginWrite(t, peer);
+  u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
+  if (local === 0) u8.fill(0, ldst, ldst + LOCAL_BYTES);
+  else u8.copyWithin(ldst, local, local + LOCAL_BYTES);
+  endWrite(t, peer);
+}
+
+/**
+ * The control plane took an authentic handshake message of `peer` from `endpoint` that
+ * arrived at `local` (a local address record): when `endpoint` is still the peer's, `local`
+ * becomes its local address, so what we send it next (the response, keepalives, data)
+ * leaves from where it reached us.
+ */
+export function learnLocal(t: SharedTables, peer: number, endpoint: EndpointRecord, local: Uint8Array): void {
+  const dst = endpointAddress(t, peer);
+  const ldst = localAddress(t, peer);
+  lockPeer(t, peer);
+  if (same(t, dst, ENDPOINT_BYTES, endpoint, 0) && !same(t, ldst, LOCAL_BYTES, local, 0)) {
+    Atomics.add(t.i32, word(t, peer, P_ENDPOINT_SEQ), 1);
+    put(t, ldst, LOCAL_BYTES, local, 0);
+    Atomics.add(t.i32, word(t, peer, P_ENDPOINT_SEQ), 1);
+  }
+  unlockPeer(t, peer);
+}
+
+/**
+ * A send to `peer` from its local address was refused and went from the kernel's choice
+ * instead (io-shim's fall-over: the address left the host). `at` is the refused record
+ * (byte offset in the shared buffer; io-shim cleared its family and kept the rest). Forgets
+ * the peer's local address if it is still that one, so its next packets leave from the
+ * kernel's choice until the peer reaches us again. Returns whether it forgot.
+ */
+export function forgetLocal(t: SharedTables, peer: number, at: number): boolean {
+  const u8 = t.u8;
+  const ldst = localAddress(t, peer);
+  lockPeer(t, peer);
+  let match = (u8[ldst] | u8[ldst + 1]) !== 0;
+  for (let k = 2; k < LOCAL_BYTES && match; k++) match = u8[ldst + k] === u8[at + k];
+  if (match) {
+    Atomics.add(t.i32, word(t, peer, P_ENDPOINT_SEQ), 1);
+    u8.fill(0, ldst, ldst + LOCAL_BYTES);
+    Atomics.add(t.i32, word(t, peer, P_ENDPOINT_SEQ), 1);
+  }
+  unlockPeer(t, peer);
+  return match;
 }
 
 /**
  * Copy the endpoint record of `peer` to byte `dst` of the shared buffer (e.g. into a
- * sendmmsg header); false when the peer has none yet. Consistent even while a worker or
- * the control plane rewrites it (seqlock: retry while the sequence is odd or moved).
+ * sendmmsg header), and its local address record to byte `localDst` (>= 0; -1: not
+ * wanted); false when the peer has no endpoint yet. Both from one write, even while a
+ * worker or the control plane rewrites them (seqlock: retry while the sequence is odd or
+ * moved).
  */
-export function copyEndpoint(t: SharedTables, peer: number, dst: number): boolean {
+export function copyEndpoint(t: SharedTables, peer: number, dst: number, localDst = -1): boolean {
   const seq = word(t, peer, P_ENDPOINT_SEQ);
   const src = endpointAddress(t, peer);
+  const u8 = t.u8;
   for (;;) {
     const before = Atomics.load(t.i32, seq);
     if (before & 1) continue;
-    t.u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
-    if (Atomics.load(t.i32, seq) === before) return t.u8[dst] !== 0;
+    u8.copyWithin(dst, src, src + ENDPOINT_BYTES);
+    if (localDst >= 0) u8.copyWithin(localDst, src + (P_LOCAL_BYTE - P_ENDPOINT_BYTE), src + (P_LOCAL_BYTE - P_ENDPOINT_BYTE) + LOCAL_BYTES);
+    if (Atomics.load(t.i32, seq) === before) return u8[dst] !== 0;
   }
 }
 
@@ -224,5 +316,17 @@ export function readEndpoint(t: SharedTables, peer: number): { record: EndpointR
     if (before & 1) continue;
     const record = t.u8.slice(at, at + ENDPOINT_BYTES);
     if (Atomics.load(t.i32, seq) === before) return { record, seq: before };
+  }
+}
+
+/** The local address record of `peer` as a copy (control plane, tests): family 0 = none. */
+export function readLocal(t: SharedTables, peer: number): Uint8Array {
+  const seq = word(t, peer, P_ENDPOINT_SEQ);
+  const at = localAddress(t, peer);
+  for (;;) {
+    const before = Atomics.load(t.i32, seq);
+    if (before & 1) continue;
+    const record = t.u8.slice(at, at + LOCAL_BYTES);
+    if (Atomics.load(t.i32, seq) === before) return record;
   }
 }

@@ -66,6 +66,8 @@ export interface TransportBatch {
   peers: Int32Array;
   /** Open: address of each datagram's source endpoint record (ENDPOINT_BYTES), 0 = unknown. */
   sources: Uint32Array;
+  /** Open: address of each datagram's local address record (LOCAL_BYTES: where it arrived), 0 = unknown. */
+  locals: Uint32Array;
   /** 4-aligned address of room for `count` wasm-crypto descriptors. */
   descPtr: number;
   /** Scratch: descriptor j belongs to packet descPacket[j]. */
@@ -87,6 +89,7 @@ export function createTransportBatch(capacity: number, descPtr: number, mtu = 14
     lengths: new Uint32Array(capacity),
     peers: new Int32Array(capacity),
     sources: new Uint32Array(capacity),
+    locals: new Uint32Array(capacity),
     descPtr,
     descPacket: new Int32Array(capacity),
     mtu,

@@ -140,7 +140,9 @@ function confirmNext(t: SharedTables, peer: number, slot: number): void {
  * After `openBatch`: accept each authenticated packet whose counter is new to the
  * replay window, promote a `next` keypair it arrived on, update the peer's endpoint and
  * counters, and check that the inner packet is well-formed and its source address is an
- * allowed IP of that peer (`allowedIps`: an {@link AllowedIps} snapshot). Returns the
+ * allowed IP of that peer (`allowedIps`: an {@link AllowedIps} snapshot); the endpoint
+ * becomes the latest authentic packet's source and the local address where it arrived
+ * (`b.locals`). Returns the
  * number of packets to write to the tunnel: exactly the slots left with lengths[i] > 0
  * (inner packet at data[i] + 16) and peers[i] >= 0. A keepalive authenticates (it counts
  * for roaming and timers) but delivers nothing; every other failure is counted in `b.drops`.
@@ -178,6 +180,7 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
   let runPackets = 0;
   let runData = 0;
   let runSource = 0;
+  let runLocal = 0;
   let lastSlot = -1;
   // Consecutive IPv4 packets from one inner source: one allowed-IPs lookup.
   let lastV4Source = -1;
@@ -199,14 +202,17 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
       if (keypairOf(t, peer, NEXT) === slot) confirmNext(t, peer, slot);
     }
     if (peer !== runPeer) {
-      flushRun(t, runPeer, runBytes, runPackets, runData, runSource);
+      flushRun(t, runPeer, runBytes, runPackets, runData, runSource, runLocal);
       runPeer = peer;
-      runBytes = runPackets = runData = runSource = 0;
+      runBytes = runPackets = runData = runSource = runLocal = 0;
     }
     const plain = descriptorLength(i32, b.descPtr, j) - TAG_SIZE;
     runBytes += plain + TRANSPORT_MIN_SIZE;
     runPackets++;
-    if (b.sources[i] !== 0) runSource = b.sources[i];
+    if (b.sources[i] !== 0) {
+      runSource = b.sources[i];
+      runLocal = b.locals[i];
+    }
     if (plain === 0) {
       drops[RX_DROP.keepalivesReceived]++;
       continue;
@@ -236,13 +242,16 @@ export function finishOpen(t: SharedTables, b: TransportBatch, n: number, allowe
     b.lengths[i] = inner;
     delivered++;
   }
-  flushRun(t, runPeer, runBytes, runPackets, runData, runSource);
+  flushRun(t, runPeer, runBytes, runPackets, runData, runSource, runLocal);
   return delivered;
 }
 
-/** Counters of a run of packets from one peer; its endpoint becomes the run's latest source. */
-function flushRun(t: SharedTables, peer: number, bytes: number, packets: number, data: number, source: number): void {
+/**
+ * Counters of a run of packets from one peer; its endpoint becomes the run's latest source,
+ * and its local address where that packet arrived (the sticky source of what we send it).
+ */
+function flushRun(t: SharedTables, peer: number, bytes: number, packets: number, data: number, source: number, local: number): void {
   if (peer < 0 || packets === 0) return;
-  if (source !== 0) roamEndpoint(t, peer, source);
+  if (source !== 0) roamEndpoint(t, peer, source, local);
   countReceived(t, peer, packets, data, bytes);
 }

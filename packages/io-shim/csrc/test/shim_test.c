@@ -25,7 +25,7 @@ static int failures;
 #define STRIDE 2048u
 static uint8_t *mem;
 static tt_batch *cb;
-static uint64_t lens, addrs, segs, slots, big, table;
+static uint64_t lens, addrs, segs, slots, big, table, locals;
 
 static void put_u32(uint64_t base, uint32_t i, uint32_t v) { memcpy((void *)(uintptr_t)(base + 4 * i), &v, 4); }
 static uint32_t get_u32(uint64_t base, uint32_t i) { uint32_t v; memcpy(&v, (void *)(uintptr_t)(base + 4 * i), 4); return v; }
@@ -69,9 +69,9 @@ static int recv_n(int fd, int want, uint32_t stride, int with_segs)
 static void test_udp(void)
 {
 	uint8_t any6[16] = {0}, lo4[16] = {127, 0, 0, 1};
-	int a = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GSO, 1 << 20, 1 << 20);
-	int b = tt_udp_open(AF_INET6, any6, 0, TT_UDP_REUSEPORT, 1 << 20, 0);
-	int g = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GRO, 0, 0);
+	int a = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GSO, 1 << 20, 1 << 20, 0);
+	int b = tt_udp_open(AF_INET6, any6, 0, TT_UDP_REUSEPORT, 1 << 20, 0, 0);
+	int g = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GRO, 0, 0, 0);
 	CHECK(a >= 0 && b >= 0 && g >= 0);
 	int bport = tt_udp_port(b), gport = tt_udp_port(g);
 	CHECK(bport > 0 && gport > 0);
@@ -123,10 +123,161 @@ static void test_udp(void)
 	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == -EBADF);
 	setup(a, 1, slots, STRIDE);
 	CHECK(tt_udp_recv_batch((uint64_t)(uintptr_t)cb) == 0); /* nothing waiting */
-	CHECK(tt_udp_open(7, lo4, 0, 0, 0, 0) == -EINVAL);
+	CHECK(tt_udp_open(7, lo4, 0, 0, 0, 0, 0) == -EINVAL);
 	tt_close(a);
 	tt_close(b);
 	tt_close(g);
+}
+
+static void set_local(uint32_t i, uint16_t family, const char *ip, uint32_t ifindex)
+{
+	tt_local r = {.family = family, .ifindex = ifindex};
+	if (ip)
+		inet_pton(family, ip, r.addr);
+	memcpy((void *)(uintptr_t)(locals + (uint64_t)i * TT_LOCAL_SIZE), &r, sizeof(r));
+}
+
+static tt_local get_local(uint32_t i)
+{
+	tt_local r;
+	memcpy(&r, (void *)(uintptr_t)(locals + (uint64_t)i * TT_LOCAL_SIZE), sizeof(r));
+	return r;
+}
+
+/* Receives one batch (waiting up to 1 s for the first datagram) with senders and local
+ * addresses; returns how many came. */
+static int recv_locals(int fd, uint32_t stride, int with_segs)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		setup(fd, TT_MAX_BATCH, big, stride);
+		cb->locals = locals;
+		if (with_segs)
+			cb->segs = segs;
+		int n = tt_udp_recv_batch((uint64_t)(uintptr_t)cb);
+		CHECK(n >= 0);
+		if (n != 0)
+			return n;
+		usleep(5000);
+	}
+	return 0;
+}
+
+/* Sticky sources on loopback (127.0.0.0/8 is all local): where a datagram arrived, replies
+ * from there, GSO runs that share a source, and the fall-over when a source is refused
+ * (198.18.99.1 and fd00:99::1 are nobody's: ENETUNREACH for IPv4, EINVAL for IPv6). */
+static void test_udp_sticky(void)
+{
+	uint8_t any4[16] = {0}, any6[16] = {0}, lo4[16] = {127, 0, 0, 1}, lo6[16] = {[15] = 1};
+	int s4 = tt_udp_open(AF_INET, any4, 0, TT_UDP_GSO, 1 << 20, 1 << 20, 0);
+	int s6 = tt_udp_open(AF_INET6, any6, 0, TT_UDP_GSO, 1 << 20, 1 << 20, 0);
+	int c4 = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GRO, 1 << 20, 0, 0);
+	int c6 = tt_udp_open(AF_INET6, lo6, 0, TT_UDP_V6ONLY, 1 << 20, 0, 0);
+	CHECK(s4 >= 0 && s6 >= 0 && c4 >= 0 && c6 >= 0);
+	uint16_t p4 = (uint16_t)tt_udp_port(s4), p6 = (uint16_t)tt_udp_port(s6), pc4 = (uint16_t)tt_udp_port(c4), pc6 = (uint16_t)tt_udp_port(c6);
+	/* to 127.0.0.2 on the v4 socket and on the dual-stack one, to ::1 on the dual-stack one */
+	struct { int fd; uint16_t port; int from; uint16_t family; const char *to; } cases[3] = {
+		{s4, p4, c4, AF_INET, "127.0.0.2"}, {s6, p6, c4, AF_INET, "127.0.0.2"}, {s6, p6, c6, AF_INET6, "::1"}};
+	for (int k = 0; k < 3; k++) {
+		put_u32(lens, 0, 100);
+		set_addr(0, cases[k].family, cases[k].to, cases[k].port);
+		setup(cases[k].from, 1, slots, STRIDE);
+		CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 1);
+		memset((void *)(uintptr_t)locals, 0xee, TT_LOCAL_SIZE);
+		CHECK(recv_locals(cases[k].fd, STRIDE, 0) == 1);
+		tt_local l = get_local(0);
+		uint8_t want[16] = {0};
+		inet_pton(cases[k].family, cases[k].to, want);
+		CHECK(l.family == cases[k].family && memcmp(l.addr, want, 16) == 0 && l.ifindex == 1 && l.reserved == 0);
+	}
+	/* replies: the record received is the source; without one the kernel picks 127.0.0.1 */
+	for (uint32_t round = 0; round < 2; round++) {
+		put_u32(lens, 0, 100);
+		set_addr(0, AF_INET, "127.0.0.1", pc4);
+		set_local(0, round ? 0 : AF_INET, round ? NULL : "127.0.0.2", 1);
+		setup(s6, 1, slots, STRIDE);
+		cb->locals = locals;
+		CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 1 && cb->fallbacks == 0);
+		CHECK(recv_locals(c4, 65536, 1) == 1);
+		tt_addr from;
+		memcpy(&from, (void *)(uintptr_t)addrs, sizeof(from));
+		CHECK(from.family == AF_INET && from.port == p6 && from.addr[3] == (round ? 1 : 2));
+	}
+	/* a GSO run of 20 shares its source; a different source splits the run */
+	for (uint32_t i = 0; i < 20; i++) {
+		put_u32(lens, i, i == 19 ? 300 : 1000);
+		set_addr(i, AF_INET, "127.0.0.1", pc4);
+		set_local(i, AF_INET, i < 12 ? "127.0.0.2" : "127.0.0.3", 1);
+	}
+	setup(s4, 20, slots, STRIDE);
+	cb->locals = locals;
+	cb->flags = TT_SEND_COALESCE;
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 20 && cb->err == 0 && cb->fallbacks == 0);
+	uint32_t bytes[4] = {0};
+	for (int got = 0, tries = 0; got < 2 && tries < 5; tries++) {
+		int n = recv_locals(c4, 65536, 1);
+		for (int i = 0; i < n; i++, got++) {
+			tt_addr from;
+			memcpy(&from, (void *)(uintptr_t)(addrs + (uint64_t)i * TT_ADDR_SIZE), sizeof(from));
+			if (from.addr[3] < 4)
+				bytes[from.addr[3]] += get_u32(lens, (uint32_t)i);
+		}
+	}
+	CHECK(bytes[2] == 12 * 1000 && bytes[3] == 7 * 1000 + 300 && bytes[1] == 0);
+	/* a source nobody has: sent without it, the record's family cleared, its address kept */
+	for (int k = 0; k < 2; k++) {
+		put_u32(lens, 0, 100);
+		put_u32(lens, 1, 100);
+		set_addr(0, k ? AF_INET6 : AF_INET, k ? "::1" : "127.0.0.1", k ? pc6 : pc4);
+		set_addr(1, k ? AF_INET6 : AF_INET, k ? "::1" : "127.0.0.1", k ? pc6 : pc4);
+		set_local(0, k ? AF_INET6 : AF_INET, k ? "fd00:99::1" : "198.18.99.1", 1);
+		set_local(1, k ? AF_INET6 : AF_INET, k ? "::1" : "127.0.0.2", 1);
+		setup(s6, 2, slots, STRIDE);
+		cb->locals = locals;
+		CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 2 && cb->err == 0 && cb->fallbacks == 1);
+		tt_local l0 = get_local(0), l1 = get_local(1);
+		CHECK(l0.family == 0 && (k ? l0.addr[0] == 0xfd : l0.addr[0] == 198) && l1.family == (k ? AF_INET6 : AF_INET));
+		CHECK(recv_locals(k ? c6 : c4, 65536, 0) == 2);
+	}
+	/* ... and a whole GSO run with it falls over together */
+	for (uint32_t i = 0; i < 10; i++) {
+		put_u32(lens, i, 1000);
+		set_addr(i, AF_INET, "127.0.0.1", pc4);
+		set_local(i, AF_INET, "198.18.99.1", 0);
+	}
+	setup(s4, 10, slots, STRIDE);
+	cb->locals = locals;
+	cb->flags = TT_SEND_COALESCE;
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 10 && cb->fallbacks == 10 && cb->err == 0);
+	CHECK(get_local(9).family == 0);
+	CHECK(recv_locals(c4, 65536, 1) >= 1);
+	/* an unreachable peer with a good source is dropped, the source kept */
+	put_u32(lens, 0, 100);
+	set_addr(0, AF_INET6, "fd00:98::1", 9);
+	set_local(0, AF_INET6, "::1", 1);
+	setup(s6, 1, slots, STRIDE);
+	cb->locals = locals;
+	CHECK(tt_udp_send_batch((uint64_t)(uintptr_t)cb) == 1 && cb->err == ENETUNREACH && cb->fallbacks == 0);
+	CHECK(get_local(0).family == AF_INET6);
+	tt_close(s4);
+	tt_close(s6);
+	tt_close(c4);
+	tt_close(c6);
+}
+
+static void test_mark(void)
+{
+	uint8_t lo4[16] = {127, 0, 0, 1}, out[4];
+	uint32_t mark;
+	int s = tt_udp_open(AF_INET, lo4, 0, 0, 0, 0, 0x1234);
+	CHECK(s >= 0);
+	CHECK(tt_socket_get_mark(s, out) == 0 && (memcpy(&mark, out, 4), mark == 0x1234));
+	CHECK(tt_socket_set_mark(s, (int32_t)0xfffffffe) == 0);
+	CHECK(tt_socket_get_mark(s, out) == 0 && (memcpy(&mark, out, 4), mark == 0xfffffffe));
+	CHECK(tt_socket_set_mark(s, 0) == 0);
+	CHECK(tt_socket_get_mark(s, out) == 0 && (memcpy(&mark, out, 4), mark == 0));
+	CHECK(tt_socket_set_mark(-1, 1) == -EBADF && tt_socket_get_mark(s, NULL) == -EFAULT);
+	tt_close(s);
+	CHECK(tt_socket_set_mark(s, 1) == -EBADF);
 }
 
 /* Slot tables: every slot is a heap block of exactly its capacity, so ASan reports any
@@ -173,9 +324,9 @@ static void test_udp_slots(void)
 		rx[i] = malloc(caps[i]);
 		memset(tx[i], 0x10 + i, caps[i]);
 	}
-	int a = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GSO, 1 << 22, 1 << 22);
-	int b = tt_udp_open(AF_INET, lo4, 0, 0, 1 << 22, 0);
-	int g = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GRO, 1 << 22, 0);
+	int a = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GSO, 1 << 22, 1 << 22, 0);
+	int b = tt_udp_open(AF_INET, lo4, 0, 0, 1 << 22, 0, 0);
+	int g = tt_udp_open(AF_INET, lo4, 0, TT_UDP_GRO, 1 << 22, 0, 0);
 	CHECK(a >= 0 && b >= 0 && g >= 0);
 	uint16_t bport = (uint16_t)tt_udp_port(b), gport = (uint16_t)tt_udp_port(g);
 	/* every slot full (the 64 KiB one: the most a datagram carries, and less) */
@@ -299,8 +450,8 @@ static void test_tun_slots(void)
 	CHECK(tt_addr_change("ttsan3", 1, AF_INET, p4, 24) == 0);
 	CHECK(tt_link_set_mtu("ttsan3", 9000) == 0);
 	CHECK(tt_link_set_up("ttsan3", 1) == 0);
-	int s = tt_udp_open(AF_INET, a4, 0, TT_UDP_GSO, 0, 0);
-	int s3 = tt_udp_open(AF_INET, p4, 0, 0, 0, 0);
+	int s = tt_udp_open(AF_INET, a4, 0, TT_UDP_GSO, 0, 0, 0);
+	int s3 = tt_udp_open(AF_INET, p4, 0, 0, 0, 0, 0);
 	CHECK(s >= 0 && s3 >= 0);
 	uint8_t *seg[10], *payload = malloc(9000);
 	memset(payload, 0x5a, 9000);
@@ -436,7 +587,7 @@ static void test_tun_netlink(void)
 	CHECK(tt_link_set_up("ttnope0", 1) == -ENODEV);
 	/* a datagram into the TUN: read back behind the vnet header, written back out */
 	uint8_t any4[16] = {100, 64, 9, 1};
-	int s = tt_udp_open(AF_INET, any4, 0, 0, 0, 0);
+	int s = tt_udp_open(AF_INET, any4, 0, 0, 0, 0, 0);
 	CHECK(s >= 0);
 	for (uint32_t i = 0; i < 3; i++) {
 		put_u32(lens, i, 200);
@@ -589,6 +740,7 @@ int main(void)
 	segs = (uint64_t)(uintptr_t)(mem + 2048 + 4);
 	addrs = (uint64_t)(uintptr_t)(mem + 4096 + 4);
 	table = (uint64_t)(uintptr_t)(mem + 12288 + 4);
+	locals = (uint64_t)(uintptr_t)(mem + 8192 + 4);
 	slots = (uint64_t)(uintptr_t)(mem + 65536);
 	big = (uint64_t)(uintptr_t)(mem + 262144);
 	CHECK(tt_mem_address(mem) == (uint64_t)(uintptr_t)mem);
@@ -596,6 +748,8 @@ int main(void)
 	printf("probe: 0x%x\n", f);
 	test_udp();
 	test_udp_slots();
+	test_udp_sticky();
+	test_mark();
 	test_poll();
 	test_tun_netlink();
 	test_tun_slots();
