@@ -1,8 +1,9 @@
 /**
  * wg-quick with Taltun as its userspace implementation
  * (`WG_QUICK_USERSPACE_IMPLEMENTATION=taltun-wg wg-quick up CONF`), against a stock
- * wireguard-go server: traffic through the tunnel, `wg-quick save`, and `wg-quick down`
- * leaving no process, socket or route behind.
+ * wireguard-go server: a full tunnel (which needs the sockets' fwmark for its policy
+ * routing) and a split one, traffic through them, `wg-quick save`, and `wg-quick down`
+ * leaving no process, socket, route, rule or firewall table behind.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,6 +44,26 @@ describe("wg-quick with WG_QUICK_USERSPACE_IMPLEMENTATION=taltun-wg", () => {
     const pid = daemonPid(ifname);
     if (pid) process.kill(pid, "SIGTERM");
     await lab.close();
+  });
+
+  it("brings a full tunnel up (0.0.0.0/0, ::/0 with fwmark and policy routing), and down without a trace", async () => {
+    // Reachable only through the tunnel: an address the server holds on its loopback.
+    lab.exec(s, ["ip", "addr", "add", "198.18.122.1/32", "dev", "lo"]);
+    lab.exec(s, ["wg", "set", `s${lab.tag}`.slice(0, 15), "peer", client.publicKey, "allowed-ips", "100.64.120.2/32,0.0.0.0/0"]);
+    writeFileSync(conf, `[Interface]\nPrivateKey = ${client.privateKey}\nAddress = 100.64.120.2/24\n\n[Peer]\nPublicKey = ${server.publicKey}\nEndpoint = 198.18.120.1:51820\nAllowedIPs = 0.0.0.0/0, ::/0\n`, { mode: 0o600 });
+    quick("up", conf);
+    expect(lab.exec(c, ["wg", "show", ifname, "fwmark"]).trim()).toBe("0xca6c");
+    // Our own datagrams carry the mark, so policy routing keeps them out of the tunnel.
+    expect(await pingOk(lab, c, "198.18.122.1")).toMatch(/3 received/);
+    expect(lab.exec(c, ["ip", "route", "get", "198.18.122.1"])).toContain(`dev ${ifname}`);
+    const rx = Number(lab.exec(c, ["wg", "show", ifname, "transfer"]).split("\t")[1]);
+    expect(rx).toBeGreaterThan(0);
+    quick("down", conf);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(daemonPid(ifname)).toBeNull();
+    expect(lab.exec(c, ["ip", "rule", "show"])).not.toMatch(/51820|suppress_prefixlength/);
+    expect(lab.exec(c, ["nft", "list", "tables"])).not.toContain("wg-quick");
+    expect(existsSync(`/var/run/wireguard/${ifname}.sock`)).toBe(false);
   });
 
   it("brings a split tunnel up, carries traffic, saves, and leaves nothing behind on down", async () => {

@@ -85,6 +85,7 @@ describe("peers added and removed while others have sessions", () => {
       listenPort: () => 51820,
       setListenPort: async (port) => port,
       fwmark: () => 0,
+      setFwmark: () => {},
       privateKey: () => hub.privateKey,
       setPrivateKey: () => {},
       changed: () => {},

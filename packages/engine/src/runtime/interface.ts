@@ -95,7 +95,6 @@ export class Interface implements RunningInterface {
   private stopping: Promise<void> | null = null;
   private readonly hostNames = new Map<number, string>();
   private privateKey: Uint8Array | null;
-  private fwmark = 0;
   private mtu: number;
   private readonly tunWatch: ReturnType<typeof setInterval>;
   private tunDeleted!: () => void;
@@ -262,7 +261,8 @@ export class Interface implements RunningInterface {
           this.privateKey = k.slice();
           device.setPrivateKey(k);
         },
-        fwmark: () => this.fwmark,
+        fwmark: () => sockets.mark,
+        setFwmark: (mark) => sockets.setMark(mark),
         counters: () => this.stats(),
         changed: () => {
           this.p.publish();

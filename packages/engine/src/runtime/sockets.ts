@@ -7,20 +7,20 @@
  * @module
  */
 import type { Worker } from "node:worker_threads";
-import { closeFd, eventfdWrite, udpOpen } from "@taltun/io-shim";
+import { closeFd, eventfdWrite, socketSetMark, udpOpen } from "@taltun/io-shim";
 import type { ControlMessage, WorkerMessage } from "../dataplane/worker.js";
 
 const SOCKET_BUFFER = 8 << 20;
 /** How long a worker may take to move to a new socket before its old one is closed anyway. */
 const SWITCH_MS = 2000;
 
-/** Opens `count` sockets on `host`:`port` (0: any free port) sharing that port. */
-function openGroup(host: string, port: number, count: number): { fds: number[]; port: number } {
+/** Opens `count` sockets on `host`:`port` (0: any free port) sharing that port, with firewall mark `mark`. */
+function openGroup(host: string, port: number, count: number, mark: number): { fds: number[]; port: number } {
   const fds: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
       // The first socket's port (the kernel's pick, for port 0) is the group's.
-      const s = udpOpen({ address: host, port, reusePort: true, rcvbuf: SOCKET_BUFFER, sndbuf: SOCKET_BUFFER });
+      const s = udpOpen({ address: host, port, reusePort: true, rcvbuf: SOCKET_BUFFER, sndbuf: SOCKET_BUFFER, mark });
       fds.push(s.fd);
       port = s.port;
     }
@@ -33,6 +33,9 @@ function openGroup(host: string, port: number, count: number): { fds: number[]; 
 
 /** The sockets of a running interface. */
 export class UdpSockets {
+  /** The firewall mark (SO_MARK) of every socket, 0 for none: `wg set IF fwmark`. */
+  mark = 0;
+
   private constructor(
     readonly host: string,
     public fds: number[],
@@ -41,8 +44,14 @@ export class UdpSockets {
 
   /** Binds one socket per worker on `host`:`port` (0: a free port the kernel picks). */
   static open(host: string, port: number, workers: number): UdpSockets {
-    const g = openGroup(host, port, workers);
+    const g = openGroup(host, port, workers, 0);
     return new UdpSockets(host, g.fds, g.port);
+  }
+
+  /** Marks every socket with `mark` (0 clears it), so policy routing can keep the tunnel's own packets out of it. */
+  setMark(mark: number): void {
+    for (const fd of this.fds) socketSetMark(fd, mark);
+    this.mark = mark;
   }
 
   /**
@@ -52,7 +61,7 @@ export class UdpSockets {
    */
   async rebind(port: number, workers: readonly Worker[], wakeFds: readonly number[], onSwitch: (fd: number) => void): Promise<number> {
     if (port !== 0 && port === this.port) return this.port;
-    const g = openGroup(this.host, port, this.fds.length);
+    const g = openGroup(this.host, port, this.fds.length, this.mark);
     const old = this.fds;
     this.fds = g.fds;
     this.port = g.port;

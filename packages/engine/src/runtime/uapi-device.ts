@@ -22,6 +22,8 @@ export interface UapiDeviceOptions {
   setListenPort: (port: number) => Promise<number>;
   /** The firewall mark of the sockets (0: none). */
   fwmark: () => number;
+  /** Sets the firewall mark of the sockets (0 clears it). */
+  setFwmark: (mark: number) => void;
   /** Called after a successful change. */
   changed: () => void;
   /** The data plane's counters, summed over the workers. */
@@ -60,6 +62,7 @@ export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
           throw new UapiError(EADDRINUSE, `cannot listen on port ${req.listenPort}: ${(e as Error).message}`);
         }
       }
+      if (req.fwmark !== undefined && req.fwmark !== o.fwmark()) o.setFwmark(req.fwmark);
       if (req.privateKey === null) throw new UapiError(EINVAL, "a Taltun interface cannot run without a private key");
       if (req.privateKey) o.setPrivateKey(req.privateKey);
       if (req.replacePeers) for (const p of device.peerStats()) device.removePeer(p.publicKey);
