@@ -59,21 +59,25 @@ const TUN_WATCH_MS = 1000;
 const WG_DEFAULT_MTU = 1420;
 
 /** Prefixes the kernel must route into the device: configured routes, and peers' allowed IPs beyond our own prefix. */
-function tunnelRoutes(config: TaltunConfig, logger: Logger): string[] {
+function tunnelRoutes(config: TaltunConfig): string[] {
   const vip = config.interface.vip;
   const routes = new Set(config.interface.routes.map(formatIpNet));
   for (const p of config.peers) {
     for (const net of p.allowedIps) {
       if (ipNetContains(vip, net)) continue;
-      // A default route through the tunnel would also capture the tunnel's own packets.
-      if (net.prefix === 0) {
-        logger.warn("not routing a default route into the tunnel; add routes = [...] for what you need", { allowed_ip: formatIpNet(net) });
-        continue;
-      }
+      // A default route is a full tunnel: policy routing on the sockets' mark (policy-routing.ts).
+      if (net.prefix === 0) continue;
       routes.add(formatIpNet(net));
     }
   }
   return [...routes];
+}
+
+/** The families a peer's allowed IPs cover whole (0.0.0.0/0, ::/0): those go entirely through the tunnel. */
+function fullTunnelFamilies(config: TaltunConfig): (4 | 6)[] {
+  const families = new Set<4 | 6>();
+  for (const p of config.peers) for (const net of p.allowedIps) if (net.prefix === 0) families.add(net.family);
+  return [...families].sort();
 }
 
 /** The Device's view of a configured peer, its endpoint already resolved. */
@@ -130,7 +134,7 @@ export class Interface implements RunningInterface {
     const endpoints = await Promise.all(config.peers.map((p) => (p.endpoint ? resolveEndpoint(p.endpoint) : null)));
     const plan: LaunchPlan = {
       tunName: cfg.tunName, workers: cfg.workers, mtu: cfg.mtu, maxMtu: cfg.mtu, address: formatIpNet(cfg.vip),
-      routes: tunnelRoutes(config, options.logger), privateKey: cfg.privateKey, listen: cfg.localAddr,
+      routes: tunnelRoutes(config), fullTunnel: fullTunnelFamilies(config), privateKey: cfg.privateKey, listen: cfg.localAddr,
       peers: config.peers.map((p, i) => peerChange(p, endpoints[i])),
       peerCapacity: Math.max(64, config.peers.length * 2), relayAddress: cfg.vip.bytes,
     };
@@ -152,7 +156,7 @@ export class Interface implements RunningInterface {
   static async startWg(name: string, options: StartOptions): Promise<Interface> {
     const plan: LaunchPlan = {
       tunName: name, workers: Math.max(1, Math.min(availableParallelism(), 8)), mtu: WG_DEFAULT_MTU, maxMtu: MAX_MTU, address: null,
-      routes: [], privateKey: null, listen: { host: "::", port: 0 }, peers: [], peerCapacity: 1024, relayAddress: null,
+      routes: [], fullTunnel: [], privateKey: null, listen: { host: "::", port: 0 }, peers: [], peerCapacity: 1024, relayAddress: null,
     };
     const self = await Interface.begin(plan, null, options.logger);
     options.logger.info("interface created", { interface: self.p.tun.name, listen_port: self.listenPort, workers: plan.workers });
@@ -191,6 +195,9 @@ export class Interface implements RunningInterface {
     if (!this.config) throw new ConfigError("interface", "a configuration file", "this interface is configured through the UAPI (wg setconf)");
     const diff = diffConfig(this.config, config);
     if (diff.restartKey) throw new ConfigError(`interface.${diff.restartKey}`, "a new value", "cannot change while the interface runs; restart it");
+    if (fullTunnelFamilies(config).join() !== fullTunnelFamilies(this.config).join()) {
+      throw new ConfigError("peers.allowed_ips", "a default route added or removed", "a full tunnel (0.0.0.0/0 or ::/0) starts or ends with a restart");
+    }
     // Resolve first: a name that does not resolve leaves the running configuration alone.
     const endpoints = new Map<string, string>();
     await Promise.all(
@@ -215,7 +222,7 @@ export class Interface implements RunningInterface {
       });
       if (c.presharedKey && !c.now.presharedKey) device.peerBySlot(slot)?.clearPresharedKey();
     }
-    this.p.tun.setRoutes(tunnelRoutes(config, this.logger));
+    this.p.tun.setRoutes(tunnelRoutes(config));
     this.config = config;
     this.trackHostNames(config);
     this.p.publish();

@@ -17,6 +17,7 @@ import type { PeerChange } from "../device/peer.js";
 import type { Logger } from "../log/log.js";
 import { ControlLoop } from "./control-loop.js";
 import { ControlSender } from "./sender.js";
+import { FULL_TUNNEL_MARK, fullTunnel } from "./policy-routing.js";
 import { UdpSockets } from "./sockets.js";
 import { openTunDevice, type TunDevice } from "./tun-device.js";
 
@@ -35,6 +36,8 @@ export interface LaunchPlan {
   /** `address/prefix` given to the device, which is then brought up; null leaves it bare and down. */
   address: string | null;
   routes: readonly string[];
+  /** The address families routed entirely through the tunnel (a peer holds 0.0.0.0/0 or ::/0). */
+  fullTunnel: readonly (4 | 6)[];
   privateKey: Uint8Array | null;
   listen: { host: string; port: number };
   peers: readonly PeerChange[];
@@ -101,6 +104,10 @@ export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: r
     cleanups.push(() => tun.close());
     const sockets = UdpSockets.open(plan.listen.host, plan.listen.port, plan.workers);
     cleanups.push(() => sockets.close());
+    if (plan.fullTunnel.length > 0) {
+      sockets.setMark(FULL_TUNNEL_MARK);
+      cleanups.push(fullTunnel(tun.name, plan.fullTunnel, FULL_TUNNEL_MARK, logger));
+    }
     const wakeFds = sockets.fds.map(() => eventfdOpen());
     cleanups.push(() => wakeFds.forEach(closeFd));
     const sender = new ControlSender(memory, layout, sockets.fds[0]);
