@@ -84,11 +84,12 @@ function rate(snapshot: Int32Array, headers: Uint8Array, size: number, ms: numbe
   hits = 0;
   let done = 0;
   const t0 = performance.now();
-  let elapsed = 0;
-  while ((elapsed = performance.now() - t0) < ms) {
+  let elapsed: number;
+  do {
     loop(n);
     done += n;
-  }
+    elapsed = performance.now() - t0;
+  } while (elapsed < ms);
   return { perSecond: (done / elapsed) * 1000, hitShare: hits / done };
 }
 

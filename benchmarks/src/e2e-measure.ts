@@ -116,6 +116,7 @@ function ping(lab: Lab, ns: string, target: string, count: number): Promise<RttR
 }
 
 interface IperfRun {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- iperf3's JSON report, read field by field with optional chaining
   json: Record<string, any>;
   busyTicks: number;
   vpnTicks: number;

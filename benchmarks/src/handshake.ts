@@ -13,7 +13,6 @@ import {
   Device,
   finishOpen,
   generatePrivateKey,
-  K_REPLAY,
   KeypairStore,
   ManualClock,
   parseEndpoint,
@@ -21,7 +20,7 @@ import {
   prepareOpen,
   prepareSeal,
   publicKeyOf,
-  replayReset,
+  resetReplay,
   SharedTables,
   sharedTablesSize,
   type StaticIdentity,
@@ -143,7 +142,7 @@ async function transportOverhead(rounds: number, timeMs: number): Promise<Transp
   u8.copyWithin(pristine, data, data + N * SLOT);
   const restore = (): void => {
     u8.copyWithin(data, pristine, pristine + N * SLOT);
-    replayReset(b.i32, b.keypairWord(bSlot, K_REPLAY));
+    resetReplay(b, bSlot);
   };
   restore();
   fillOpen();
@@ -186,7 +185,7 @@ async function transportOverhead(rounds: number, timeMs: number): Promise<Transp
       const m = prepareOpen(b, batch, 0);
       for (let j = 0; j < m; j++) i32[((descT + j * wc.DESC_SIZE) >> 2) + 5] = 1;
       finishOpen(b, batch, m, allowed.snapshot);
-    }, { beforeEach: () => replayReset(b.i32, b.keypairWord(bSlot, K_REPLAY)) });
+    }, { beforeEach: () => resetReplay(b, bSlot) });
     await bench.run();
     for (const t of bench.tasks) {
       if (t.result.state !== "completed") throw new Error(`${t.name}: ${t.result.state}`);

@@ -12,6 +12,7 @@
  *
  * Run: `pnpm --filter @taltun/benchmarks run bench:udp` (as root).
  */
+import { createSharedMemory } from "@taltun/wasm-crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,7 +44,7 @@ function ip(...args: string[]): string {
 
 /** The echo loop through the shim; the calling thread must be inside the namespace. */
 function shimEcho(batch: number, seconds: number, maxDatagrams: number): EchoResult {
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true });
+  const memory = createSharedMemory(256 * 65536);
   const u8 = new Uint8Array(memory.buffer);
   const dv = new DataView(memory.buffer);
   // offsets: control blocks 0..512, lengths A 1024 / B 2048, addresses A 4096 / B 8192,

@@ -14,7 +14,7 @@ import { CURRENT, keypairOf, NEXT, peerGeneration, PREVIOUS, readCounters, readE
 import { KEYPAIR_SLOT_BYTES, type SharedTables } from "../tables/shared-tables.js";
 import { parseSet } from "../uapi/protocol.js";
 
-const rxPackets = (t: SharedTables, peer: number) => readCounters(t, peer, { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 }).rxPackets;
+const rxPackets = (t: SharedTables, peer: number) => readCounters(t, peer).rxPackets;
 
 function hubWithSpokes(n: number) {
   const w = new World();

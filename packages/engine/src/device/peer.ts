@@ -4,6 +4,7 @@
  * The data-plane view of the same peer is its slot in the shared tables.
  * @module
  */
+import { newCounters, type PeerCounters } from "../tables/peer-slot.js";
 import { CookieGenerator } from "../protocol/cookie.js";
 import type { EndpointRecord } from "../tables/endpoint.js";
 import type { InitiatorState, PeerSecrets } from "../protocol/noise.js";
@@ -23,16 +24,6 @@ export interface PeerChange {
   persistentKeepalive?: number;
 }
 
-/** Counters of the shared peer slot as of the last poll. */
-export interface PolledCounters {
-  txPackets: number;
-  txData: number;
-  rxPackets: number;
-  rxData: number;
-  promotions: number;
-  endpointSeq: number;
-}
-
 /** Control-plane state of one peer. */
 export class Peer {
   /** Our initiation awaiting a response, and the index the response must carry. */
@@ -49,7 +40,8 @@ export class Peer {
   readonly ownedSlots = new Set<number>();
   readonly cookies: CookieGenerator;
   readonly timers: PeerTimers;
-  readonly polled: PolledCounters = { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 };
+  /** The shared peer slot's counters as of the last poll. */
+  readonly polled: PeerCounters = newCounters();
 
   constructor(
     /** Slot number in the shared tables; also the value allowed IPs map to. */

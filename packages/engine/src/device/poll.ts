@@ -9,14 +9,14 @@
  */
 import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_TIMEOUT } from "../protocol/constants.js";
 import { keypairCreatedAt, keypairFlags, KP_INITIATOR } from "../tables/keypair-slot.js";
-import { type PeerCounters, readCounters, readEndpoint, takeHandshakeRequest } from "../tables/peer-slot.js";
+import { newCounters, type PeerCounters, readCounters, readEndpoint, takeHandshakeRequest } from "../tables/peer-slot.js";
 import type { DeviceAction } from "./actions.js";
 import type { Peer } from "./peer.js";
 import { sendInitiation } from "./session.js";
 import type { DeviceState } from "./state.js";
 
 /** Scratch for one poll, reused: the control plane is one thread. */
-const now_: PeerCounters = { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 };
+const now_: PeerCounters = newCounters();
 
 /** Poll one peer's shared counters and flags; actions (initiations) are appended. */
 export function pollPeer(d: DeviceState, peer: Peer, now: number, actions: DeviceAction[]): void {

@@ -7,7 +7,7 @@
 import { REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE } from "../protocol/constants.js";
 import { createInitiation } from "../protocol/noise.js";
 import type { EndpointRecord } from "../tables/endpoint.js";
-import { endpointSequence, readCounters, takeHandshakeRequest, writeEndpoint, type PeerCounters } from "../tables/peer-slot.js";
+import { endpointSequence, newCounters, readCounters, takeHandshakeRequest, writeEndpoint, type PeerCounters } from "../tables/peer-slot.js";
 import { prepareSeal } from "../transport/seal.js";
 import type { DeviceAction } from "./actions.js";
 import type { Peer } from "./peer.js";
@@ -15,7 +15,7 @@ import type { DeviceState } from "./state.js";
 
 /** Room for one packet the device seals itself (keepalives, test data). */
 export const DEVICE_PACKET_BYTES = 2048;
-const counters: PeerCounters = { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 };
+const counters: PeerCounters = newCounters();
 
 /** Send (or, rate-limited, skip) an initiation to `peer`; `retry` for a retransmission. */
 export function sendInitiation(s: DeviceState, peer: Peer, now: number, retry: boolean): DeviceAction[] {

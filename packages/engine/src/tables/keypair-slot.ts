@@ -68,7 +68,7 @@ const word = (t: SharedTables, slot: number, field: number) => t.keypairWord(slo
 
 /** Fill slot `slot` with a new session and make it VALID last, so workers see it whole. */
 export function initKeypair(t: SharedTables, slot: number, k: KeypairInit): void {
-  replayReset(t.i32, word(t, slot, K_REPLAY));
+  resetReplay(t, slot);
   t.i32[word(t, slot, K_SEND_LO)] = 0;
   t.i32[word(t, slot, K_SEND_HI)] = 0;
   t.i32[word(t, slot, K_PEER)] = k.peer + 1;
@@ -167,6 +167,11 @@ export function lockReplay(t: SharedTables, slot: number): void {
 /** Release {@link lockReplay}. */
 export function unlockReplay(t: SharedTables, slot: number): void {
   t.unlock(word(t, slot, K_LOCK));
+}
+
+/** Empty the replay window (benchmarks open the same datagrams again and again). */
+export function resetReplay(t: SharedTables, slot: number): void {
+  replayReset(t.i32, word(t, slot, K_REPLAY));
 }
 
 /** Record counter (lo, hi) in the replay window, under {@link lockReplay}: false when it was seen or is too old. */

@@ -155,8 +155,13 @@ export function countPromotion(t: SharedTables, peer: number): void {
   Atomics.add(t.i32, word(t, peer, P_PROMOTIONS), 1);
 }
 
-/** The counters workers bump, as of now, into `out`. */
-export function readCounters(t: SharedTables, peer: number, out: PeerCounters): PeerCounters {
+/** A record for {@link readCounters} to fill, all zero. */
+export function newCounters(): PeerCounters {
+  return { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 };
+}
+
+/** The counters workers bump, as of now, into `out` (a fresh record when omitted). */
+export function readCounters(t: SharedTables, peer: number, out: PeerCounters = newCounters()): PeerCounters {
   out.txPackets = Atomics.load(t.i32, word(t, peer, P_TX_PACKETS));
   out.txData = Atomics.load(t.i32, word(t, peer, P_TX_DATA));
   out.rxPackets = Atomics.load(t.i32, word(t, peer, P_RX_PACKETS));

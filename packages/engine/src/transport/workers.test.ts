@@ -54,7 +54,7 @@ describe("transport path in concurrent workers", () => {
     for (let i = 0; i < 2 * BATCHES * 64; i++) counters.add(readU32(u8, outBase + i * SLOT + 8));
     expect(counters.size).toBe(2 * BATCHES * 64);
     expect(Math.max(...counters)).toBe(2 * BATCHES * 64 - 1);
-    expect(readCounters(a, 0, { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 }).txPackets).toBe(2 * BATCHES * 64);
+    expect(readCounters(a, 0).txPackets).toBe(2 * BATCHES * 64);
 
     // Both workers open ALL datagrams, walking them in counter order at the same time (so
     // reordering between them stays inside the window): every one is accepted exactly once.
@@ -68,6 +68,6 @@ describe("transport path in concurrent workers", () => {
     Atomics.store(flag, 0, 1);
     const accepted = await Promise.all(openers);
     expect(accepted[0] + accepted[1]).toBe(2 * BATCHES * 64);
-    expect(readCounters(b, 0, { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 }).rxPackets).toBe(2 * BATCHES * 64);
+    expect(readCounters(b, 0).rxPackets).toBe(2 * BATCHES * 64);
   }, 30_000);
 });
