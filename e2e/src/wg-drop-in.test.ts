@@ -2,7 +2,7 @@
  * `taltun-wg` as a drop-in for wireguard-go (issue 10), against Debian's `wg`, `ip` and
  * `wireguard-go`: the namespace pattern (the process and its UDP socket in one namespace,
  * its TUN moved to another and configured there), IPv4 and IPv6 inside and outside, the
- * MTU set from outside at runtime, the listen port moved while running, `wg syncconf`
+ * MTU set from outside at runtime, the listen port moved while running on either side, `wg syncconf`
  * that keeps sessions, and a clean exit when the TUN is deleted.
  */
 import { existsSync, writeFileSync } from "node:fs";
@@ -100,6 +100,10 @@ describe("taltun-wg, the namespace pattern, against wireguard-go", () => {
     wg("set", ifname, "listen-port", "51821");
     expect(wg("show", ifname, "listen-port").trim()).toBe("51821");
     expect(await pingOk(lab, inner, "fd00:110::2")).toMatch(/3 received/);
+    // And the other side moves: its next packets come from a new port, and we follow them.
+    lab.exec(remote, ["wg", "set", `r${lab.tag}`.slice(0, 15), "listen-port", "51900"]);
+    expect(await pingOk(lab, remote, "100.64.110.1")).toMatch(/3 received/);
+    expect(wg("show", ifname, "endpoints")).toContain(":51900");
   });
 
   it("exits cleanly, removing its socket, when its TUN is deleted", async () => {
