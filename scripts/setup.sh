@@ -8,8 +8,9 @@ PNPM_VERSION=10.34.9
 # gcc-aarch64-linux-gnu + libc6-dev-arm64-cross: io-shim's linux-arm64 prebuilt library; file: its test.
 # openssl: the `openssl speed` column of `pnpm bench` (priority optional: not on a minimal Debian).
 # iptables, nftables: NAT in the e2e lab, and wg-quick's full-tunnel rules.
+# systemd: systemd-analyze, which verifies the units of packaging/systemd (e2e/src/systemd.test.ts).
 APT_PACKAGES=(iproute2 iputils-ping iperf3 wireguard-go wireguard-tools build-essential kmod procps
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross file openssl iptables nftables)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross file openssl iptables nftables systemd)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
