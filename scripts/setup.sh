@@ -9,8 +9,9 @@ PNPM_VERSION=10.34.9
 # openssl: the `openssl speed` column of `pnpm bench` (priority optional: not on a minimal Debian).
 # iptables, nftables: NAT in the e2e lab, and wg-quick's full-tunnel rules.
 # tcpdump: the e2e sticky-source test captures what the hub sends.
+# systemd: systemd-analyze, which verifies the units of packaging/systemd (e2e/src/systemd.test.ts).
 APT_PACKAGES=(iproute2 iputils-ping iperf3 wireguard-go wireguard-tools build-essential kmod procps
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross file openssl iptables nftables tcpdump)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross file openssl iptables nftables tcpdump systemd)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

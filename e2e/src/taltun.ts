@@ -23,6 +23,8 @@ export interface TaltunPeer {
   endpoint?: string;
   allowedIps?: string[];
   persistentKeepalive?: number;
+  /** The peer's `name` (metrics label). */
+  name?: string;
 }
 
 /** The `[interface]` table and its peers. */
@@ -59,6 +61,7 @@ export function taltunToml(spec: TaltunSpec, keyFile: string): string {
     if (p.endpoint) lines.push(`endpoint = ${q(p.endpoint)}`);
     if (p.allowedIps) lines.push(`allowed_ips = ${list(p.allowedIps)}`);
     if (p.persistentKeepalive) lines.push(`persistent_keepalive = ${p.persistentKeepalive}`);
+    if (p.name) lines.push(`name = ${q(p.name)}`);
   }
   return `${lines.join("\n")}\n`;
 }

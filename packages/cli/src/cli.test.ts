@@ -137,6 +137,23 @@ describe("taltun up: configuration errors", () => {
     expect(g.stderr).toMatch(/^taltun: config error: interface.private_key_file: does not hold a key/);
   });
 
+  it("reads metrics_addr from the file or --metrics-addr (a port alone: loopback), and peer names", async () => {
+    const f = file(hubToml({ metrics_addr: '"0.0.0.0:9100"' }, 'name = "office (Zürich)"'));
+    const fromFile = await taltun(["up", f, "--check"]);
+    expect(fromFile.code).toBe(0);
+    expect(fromFile.stdout).toContain("  metrics: http://0.0.0.0:9100/metrics\n");
+    expect(fromFile.stdout).toContain(`  peer ${pubA} (office (Zürich))\n`);
+    const flag = await taltun(["up", f, "--check", "--metrics-addr", "9586"]);
+    expect(flag.stdout).toContain("  metrics: http://127.0.0.1:9586/metrics\n");
+    expect((await taltun(["up", file(hubToml()), "--check"])).stdout).toContain("  metrics: off\n");
+    const bad = await taltun(["up", f, "--check", "--metrics-addr", "localhost:9586"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('taltun: config error: interface.metrics_addr: must be a numeric address, e.g. 127.0.0.1:9586, [::1]:9586, or a port alone for loopback (got "localhost:9586")\n');
+    const name = await taltun(["up", file(hubToml({}, `name = "${"x".repeat(65)}"`)), "--check"]);
+    expect(name.code).toBe(2);
+    expect(name.stderr).toMatch(/^taltun: config error: peers\[0\]\.name: must be 1-64 characters/);
+  });
+
   it("gives flag mistakes the same treatment: one line, exit 2", async () => {
     const f = file(hubToml());
     const fmt = await taltun(["up", f, "--check", "--log-format", "xml"]);

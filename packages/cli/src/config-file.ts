@@ -22,6 +22,7 @@ export const INTERFACE_FLAGS = {
   routes: "routes",
   workers: "workers",
   logLevel: "log_level",
+  metricsAddr: "metrics_addr",
 } as const;
 
 const NUMERIC = new Set(["listen_port", "mtu", "workers"]);

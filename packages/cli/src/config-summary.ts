@@ -10,10 +10,11 @@ export function summarize(c: TaltunConfig): string {
     `  vip: ${formatIpNet(i.vip)}, mtu ${i.mtu}, workers ${i.workers}, log level ${i.logLevel}`,
     `  public key: ${encodeKey(i.publicKey)}`,
     `  routes: ${i.routes.map(formatIpNet).join(", ") || "none"}`,
+    `  metrics: ${i.metricsAddr ? `http://${formatHostPort(i.metricsAddr)}/metrics` : "off"}`,
   ];
   for (const p of c.peers) {
     lines.push(
-      `  peer ${encodeKey(p.publicKey)}`,
+      `  peer ${encodeKey(p.publicKey)}${p.name === null ? "" : ` (${p.name})`}`,
       `    endpoint: ${p.endpoint ?? "(none)"}, allowed ips: ${p.allowedIps.map(formatIpNet).join(", ")}` +
         `${p.persistentKeepalive ? `, keepalive ${p.persistentKeepalive} s` : ""}${p.presharedKey ? ", preshared key set" : ""}`,
     );

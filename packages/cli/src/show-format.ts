@@ -5,19 +5,24 @@
  */
 import { type DeviceSnapshot, encodeKey, publicKeyFrom } from "@taltun/engine";
 
-/** One peer, with rates from two samples. */
+/**
+ * One peer, with rates from two samples. Every figure names its unit: bytes, bits per
+ * second (whole numbers), seconds; times are ISO 8601 in UTC.
+ */
 export interface PeerView {
   publicKey: string;
   endpoint: string | null;
   allowedIps: string[];
   /** ISO time of the latest handshake, null if none yet. */
   latestHandshake: string | null;
+  /** Bytes of WireGuard datagrams received from the peer / sent to it since the interface started, as `wg` counts them. */
   rxBytes: number;
   txBytes: number;
-  /** Bits per second over the sampling interval. */
-  rxRate: number;
-  txRate: number;
-  persistentKeepalive: number;
+  /** Bits per second over the sampling interval (`rateIntervalSeconds`), rounded to a whole number. */
+  rxBitsPerSecond: number;
+  txBitsPerSecond: number;
+  /** Seconds between keepalives when idle, 0: off. */
+  persistentKeepaliveSeconds: number;
   hasPresharedKey: boolean;
 }
 
@@ -26,6 +31,8 @@ export interface InterfaceView {
   interface: string;
   publicKey: string | null;
   listenPort: number;
+  /** Seconds between the two samples the rates come from. */
+  rateIntervalSeconds: number;
   peers: PeerView[];
   /** Taltun's data-plane counters; absent for interfaces that have none (wireguard-go). */
   dataplane?: Record<string, number>;
@@ -34,11 +41,12 @@ export interface InterfaceView {
 /** Builds the view of an interface from a sample `before` and one `after`, `seconds` apart. */
 export function viewOf(iface: string, before: DeviceSnapshot, after: DeviceSnapshot, seconds: number): InterfaceView {
   const prev = new Map(before.peers.map((p) => [encodeKey(p.publicKey), p]));
-  const rate = (now: number, then: number | undefined) => (then === undefined || now < then || seconds <= 0 ? 0 : ((now - then) * 8) / seconds);
+  const rate = (now: number, then: number | undefined) => (then === undefined || now < then || seconds <= 0 ? 0 : Math.round(((now - then) * 8) / seconds));
   return {
     interface: iface,
     publicKey: after.privateKey ? encodeKey(publicKeyFrom(after.privateKey)) : null,
     listenPort: after.listenPort,
+    rateIntervalSeconds: Math.round(seconds * 1000) / 1000,
     peers: after.peers.map((p) => {
       const key = encodeKey(p.publicKey);
       const old = prev.get(key);
@@ -49,9 +57,9 @@ export function viewOf(iface: string, before: DeviceSnapshot, after: DeviceSnaps
         latestHandshake: p.lastHandshakeMs ? new Date(p.lastHandshakeMs).toISOString() : null,
         rxBytes: p.rxBytes,
         txBytes: p.txBytes,
-        rxRate: rate(p.rxBytes, old?.rxBytes),
-        txRate: rate(p.txBytes, old?.txBytes),
-        persistentKeepalive: p.persistentKeepalive,
+        rxBitsPerSecond: rate(p.rxBytes, old?.rxBytes),
+        txBitsPerSecond: rate(p.txBytes, old?.txBytes),
+        persistentKeepaliveSeconds: p.persistentKeepalive,
         hasPresharedKey: p.presharedKey !== null,
       };
     }),
@@ -99,14 +107,14 @@ export function formatView(v: InterfaceView, nowMs = Date.now()): string {
     out.push(`  allowed ips: ${p.allowedIps.join(", ") || "(none)"}`);
     out.push(`  latest handshake: ${p.latestHandshake ? ago(Date.parse(p.latestHandshake), nowMs) : "never"}`);
     out.push(`  transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`);
-    out.push(`  rate: ${bitRate(p.rxRate)} in, ${bitRate(p.txRate)} out`);
-    if (p.persistentKeepalive) out.push(`  persistent keepalive: every ${p.persistentKeepalive} seconds`);
+    out.push(`  rate: ${bitRate(p.rxBitsPerSecond)} received, ${bitRate(p.txBitsPerSecond)} sent (over ${v.rateIntervalSeconds.toFixed(1)} s)`);
+    if (p.persistentKeepaliveSeconds) out.push(`  persistent keepalive: every ${p.persistentKeepaliveSeconds} seconds`);
   }
   const d = v.dataplane;
   if (d) {
     out.push(
       "",
-      `data plane: ${d.udpDatagrams} datagrams in, ${d.sent + d.relayed} out (${d.relayed} relayed), ${d.staged} held for a handshake, ${d.handshakeMessages} handshake messages`,
+      `data plane (packet counts since start): ${d.udpDatagrams} datagrams in, ${d.sent + d.relayed} out (${d.relayed} relayed), ${d.staged} held for a handshake, ${d.handshakeMessages} handshake messages`,
       `  received and dropped: ${d.droppedShort} too short, ${d.droppedType} not WireGuard, ${d.droppedNoKeypair} unknown or expired session, ` +
         `${d.droppedCounterLimit} at the counter limit, ${d.droppedAuth} failed authentication, ${d.droppedReplay} replayed, ` +
         `${d.droppedMalformed} not an IP packet, ${d.droppedSource} from a source the peer may not use`,

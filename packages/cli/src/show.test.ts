@@ -44,12 +44,21 @@ describe("taltun show", () => {
     expect(r.code).toBe(0);
     const v = JSON.parse(r.stdout);
     expect(v).toMatchObject({ interface: iface, publicKey: encodeKey(publicKeyFrom(priv)), listenPort: 51820 });
+    expect(v.rateIntervalSeconds).toBeGreaterThan(0.9);
+    expect(v.rateIntervalSeconds).toBeLessThan(3);
     const p = v.peers[0];
-    expect(p).toMatchObject({ publicKey: encodeKey(peer), endpoint: "198.18.1.2:40000", allowedIps: ["100.64.0.2/32"], persistentKeepalive: 25, hasPresharedKey: true });
+    expect(p).toMatchObject({ publicKey: encodeKey(peer), endpoint: "198.18.1.2:40000", allowedIps: ["100.64.0.2/32"], persistentKeepaliveSeconds: 25, hasPresharedKey: true });
     expect(Math.abs(Date.parse(p.latestHandshake) - (start - 23_000))).toBeLessThan(1000);
-    expect(p.rxRate).toBeGreaterThan(8e6 * 0.6);
-    expect(p.rxRate).toBeLessThan(8e6 * 1.4);
-    expect(p.txRate / p.rxRate).toBeCloseTo(0.5, 1);
+    // Rates in bits per second, whole numbers: 1 MB/s in is 8 Mbit/s.
+    expect(Number.isInteger(p.rxBitsPerSecond) && Number.isInteger(p.txBitsPerSecond)).toBe(true);
+    expect(p.rxBitsPerSecond).toBeGreaterThan(8e6 * 0.6);
+    expect(p.rxBitsPerSecond).toBeLessThan(8e6 * 1.4);
+    expect(p.txBitsPerSecond / p.rxBitsPerSecond).toBeCloseTo(0.5, 1);
+    // Every figure names its unit (or is a count, a key, an address, a flag or an ISO time).
+    expect(Object.keys(p).sort()).toEqual(
+      ["allowedIps", "endpoint", "hasPresharedKey", "latestHandshake", "persistentKeepaliveSeconds", "publicKey", "rxBitsPerSecond", "rxBytes", "txBitsPerSecond", "txBytes"],
+    );
+    expect(Object.keys(v).sort()).toEqual(["interface", "listenPort", "peers", "publicKey", "rateIntervalSeconds"]);
     expect(r.stdout).not.toContain(encodeKey(priv));
     expect(r.stdout).not.toContain(Buffer.from(priv).toString("hex"));
   });
@@ -60,7 +69,7 @@ describe("taltun show", () => {
     expect(r.stdout).toContain(`interface: ${iface}\n  public key: ${encodeKey(publicKeyFrom(priv))}\n  listening port: 51820\n`);
     expect(r.stdout).toMatch(/latest handshake: 2\d seconds ago\n/);
     expect(r.stdout).toMatch(/transfer: [\d.]+ MiB received, [\d.]+ (KiB|MiB) sent\n/);
-    expect(r.stdout).toMatch(/rate: [\d.]+ Mbit\/s in, [\d.]+ Mbit\/s out\n/);
+    expect(r.stdout).toMatch(/rate: [\d.]+ Mbit\/s received, [\d.]+ Mbit\/s sent \(over 1\.\d s\)\n/);
     expect(r.stdout).toContain("preshared key: (hidden)");
     expect(r.stdout).not.toContain(encodeKey(priv));
   });

@@ -5,11 +5,12 @@
  * no address) and `/var/run/wireguard/IFNAME.sock`, then detaches once both exist, so the
  * next command can configure it; keys, port and peers come through the UAPI (`wg`),
  * address, MTU and routes from outside (`ip`). It exits when its TUN is deleted, or on
- * SIGTERM/SIGINT, removing its socket.
+ * SIGTERM/SIGINT, removing its socket. `TALTUN_METRICS_ADDR` (`ip:port`, or a port alone
+ * for loopback) serves Prometheus metrics, as `metrics_addr` does for `taltun up`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
-import { createLogger, type LogLevel, type RunningInterface, startWgInterface, VERSION } from "@taltun/engine";
+import { createLogger, type HostPort, type LogLevel, parseMetricsAddr, type RunningInterface, startWgInterface, VERSION } from "@taltun/engine";
 
 const USAGE = "Usage: taltun-wg [-f/--foreground] INTERFACE-NAME";
 /** How long the parent waits for the daemon to have its TUN device and socket. */
@@ -47,6 +48,17 @@ function parseArgs(argv: string[]): { foreground: boolean; name: string } {
   return { foreground, name };
 }
 
+/** TALTUN_METRICS_ADDR, checked before anything starts; null when unset. */
+function metricsAddr(): HostPort | null {
+  const v = process.env.TALTUN_METRICS_ADDR;
+  if (v === undefined || v === "") return null;
+  try {
+    return parseMetricsAddr(v);
+  } catch (e) {
+    return fail(`TALTUN_METRICS_ADDR: ${(e as Error).message} (got ${JSON.stringify(v.slice(0, 64))})`, 2);
+  }
+}
+
 /** Starts a copy of this command in the background and waits until it is ready (or failed). */
 function detach(name: string): void {
   // As wireguard-go: the daemon keeps standard output and error only when LOG_LEVEL is set.
@@ -68,7 +80,7 @@ function detach(name: string): void {
   child.once("exit", (code) => fail(`the background process exited (${code}) before ${name} was ready`));
 }
 
-async function run(name: string): Promise<void> {
+async function run(name: string, metrics: HostPort | null): Promise<void> {
   const logger = createLogger({ level: logLevel() }).child({ interface: name });
   let tun: RunningInterface | undefined;
   let stopping = false;
@@ -81,7 +93,7 @@ async function run(name: string): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    tun = await startWgInterface(name, { logger });
+    tun = await startWgInterface(name, { logger, metricsAddr: metrics });
   } catch (e) {
     const message = `cannot create ${name}: ${e instanceof Error ? e.message : String(e)}`;
     if (process.send) process.send({ error: message }, () => process.exit(1));
@@ -103,5 +115,6 @@ async function run(name: string): Promise<void> {
 }
 
 const { foreground, name } = parseArgs(process.argv.slice(2));
-if (foreground || process.env[DAEMON_ENV] === "1") await run(name);
+const metrics = metricsAddr();
+if (foreground || process.env[DAEMON_ENV] === "1") await run(name, metrics);
 else detach(name);

@@ -5,7 +5,7 @@ export const VERSION = "0.1.1";
 // the interface entry point: the user-facing side.
 export * from "./core.js";
 export {
-  DEFAULT_MTU, MAX_MTU, INTERFACE_KEYS, PEER_KEYS, validateConfig,
+  DEFAULT_MTU, MAX_MTU, MAX_PEER_NAME, INTERFACE_KEYS, PEER_KEYS, METRICS_DEFAULT_HOST, isLoopback, parseMetricsAddr, validateConfig,
   type InterfaceConfig, type LogLevel, type PeerConfig, type TaltunConfig, type ValidateOptions,
 } from "./config/config.js";
 export { FileRefused, readRegularFile } from "./config/file.js";

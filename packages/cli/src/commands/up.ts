@@ -30,6 +30,7 @@ export function registerUp(program: Command): void {
     .option("--routes <cidrs>", "comma-separated prefixes routed into the tunnel")
     .option("--workers <n>", "data-plane worker threads (default: one per core)")
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
+    .option("--metrics-addr <ip:port>", "serve Prometheus metrics on GET /metrics (a port alone: on 127.0.0.1)")
     .option("--log-format <format>", "log lines as text (default) or json", "text")
     .option("--check", "validate the configuration (with the flags), print it without secrets, and exit")
     .action(action(async (file: string, flags: UpFlags) => up(file, flags)));

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, validateConfig } from "./config.js";
+import { ConfigError, isLoopback, validateConfig } from "./config.js";
 import { encodeKey, encodeKeyHex, generatePrivateKey, publicKeyFrom } from "../protocol/keys.js";
 import { ipNetsOverlap, parseIpNet } from "../protocol/address.js";
 
@@ -46,6 +46,25 @@ describe("validateConfig", () => {
     expect(c.interface.workers).toBeGreaterThan(0);
     expect(c.peers[0].allowedIps.map((n) => `${n.address}/${n.prefix}`)).toEqual(["100.64.0.2/32", "192.168.50.0/24"]);
     expect(c.peers[1].persistentKeepalive).toBe(25);
+  });
+
+  it("reads metrics_addr: a port alone binds loopback, an address written out is taken as it is", () => {
+    const at = (v: string) => validateConfig(hub((c) => (c.interface.metrics_addr = v))).interface.metricsAddr;
+    expect(validateConfig(hub()).interface.metricsAddr).toBeNull();
+    expect(at("9586")).toEqual({ host: "127.0.0.1", port: 9586 });
+    expect(at(":9586")).toEqual({ host: "127.0.0.1", port: 9586 });
+    expect(at("127.0.0.1:9586")).toEqual({ host: "127.0.0.1", port: 9586 });
+    expect(at("[::1]:9586")).toEqual({ host: "::1", port: 9586 });
+    expect(at("0.0.0.0:9586")).toEqual({ host: "0.0.0.0", port: 9586 });
+    expect(at("198.18.0.1:9100")).toEqual({ host: "198.18.0.1", port: 9100 });
+    expect(isLoopback("127.0.0.1") && isLoopback("127.1.2.3") && isLoopback("::1")).toBe(true);
+    expect(isLoopback("0.0.0.0") || isLoopback("::") || isLoopback("198.18.0.1") || isLoopback("::2")).toBe(false);
+  });
+
+  it("reads a peer's optional name, up to 64 characters of any script", () => {
+    const c = validateConfig(hub((x) => { x.peers[0].name = "branch office (Zürich) 東京"; x.peers[1].name = "é".repeat(64); }));
+    expect(c.peers.map((p) => p.name)).toEqual(["branch office (Zürich) 東京", "é".repeat(64)]);
+    expect(validateConfig(hub()).peers[0].name).toBeNull();
   });
 
   it("accepts a client with hex keys and a host-name endpoint", () => {
@@ -106,6 +125,18 @@ describe("validateConfig", () => {
     ["client endpoint", (c) => { c.interface.mode = "client"; }, "peers[0].endpoint", /required in client mode/],
     ["keepalive", (c) => (c.peers[0].persistent_keepalive = -1), "peers[0].persistent_keepalive", /0-65535/],
     ["peer unknown key", (c) => (c.peers[0].allowed_ip = []), "peers[0].allowed_ip", /did you mean allowed_ips/],
+    ["metrics_addr host name", (c) => (c.interface.metrics_addr = "localhost:9586"), "interface.metrics_addr", /numeric address/],
+    ["metrics_addr port", (c) => (c.interface.metrics_addr = "127.0.0.1:0"), "interface.metrics_addr", /1-65535/],
+    ["metrics_addr port alone", (c) => (c.interface.metrics_addr = "99999"), "interface.metrics_addr", /1-65535/],
+    ["metrics_addr no port", (c) => (c.interface.metrics_addr = "127.0.0.1"), "interface.metrics_addr", /host:port/],
+    ["metrics_addr type", (c) => (c.interface.metrics_addr = 9586), "interface.metrics_addr", /string/],
+    ["metrics_addr typo", (c) => (c.interface.metric_addr = "9586"), "interface.metric_addr", /did you mean metrics_addr/],
+    ["peer name empty", (c) => (c.peers[0].name = ""), "peers[0].name", /1-64/],
+    ["peer name length", (c) => (c.peers[0].name = "n".repeat(65)), "peers[0].name", /1-64/],
+    ["peer name type", (c) => (c.peers[0].name = 7), "peers[0].name", /string/],
+    ["peer name newline", (c) => (c.peers[0].name = "a\nb"), "peers[0].name", /control/],
+    ["peer name escape", (c) => (c.peers[0].name = "red\u001b[31m"), "peers[0].name", /control/],
+    ["peer name bidi", (c) => (c.peers[0].name = "abc\u202edcba"), "peers[0].name", /format/],
   ];
   for (const [name, edit, key, reason] of rules) {
     it(`rejects: ${name}`, () => {

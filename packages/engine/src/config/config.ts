@@ -13,7 +13,7 @@ import {
 } from "./fields.js";
 import { FileRefused, readRegularFile } from "./file.js";
 import { KeyFormatError, encodeKey, keysEqual, parseKey, publicKeyFrom } from "../protocol/keys.js";
-import { type HostPort, type IpNet, formatIpNet, ipNetContains, parseHostPort, parseIpNet, ipFamily } from "../protocol/address.js";
+import { type HostPort, type IpNet, formatIpNet, ipNetContains, parseHostPort, parseIp, parseIpNet, ipFamily } from "../protocol/address.js";
 
 export { ConfigError } from "./fields.js";
 
@@ -40,6 +40,8 @@ export interface InterfaceConfig {
   /** Data-plane worker threads, one per core by default. */
   readonly workers: number;
   readonly logLevel: LogLevel;
+  /** Where the Prometheus metrics are served over HTTP (numeric, loopback unless given); null: not served. */
+  readonly metricsAddr: HostPort | null;
 }
 
 /** One `[[peers]]` entry, validated. */
@@ -54,6 +56,8 @@ export interface PeerConfig {
   readonly allowedIps: readonly IpNet[];
   /** Seconds between keepalives when idle; 0 is off. */
   readonly persistentKeepalive: number;
+  /** A name for people (metrics label, `--check`), 1-64 printable characters; null if none. */
+  readonly name: string | null;
 }
 
 /** A whole validated configuration. */
@@ -71,10 +75,10 @@ export interface ValidateOptions {
 /** Keys of the `[interface]` section, in the Go Taltun's names. */
 export const INTERFACE_KEYS = [
   "mode", "tun_name", "local_addr", "listen_port", "vip", "private_key", "private_key_file",
-  "mtu", "routes", "workers", "log_level",
+  "mtu", "routes", "workers", "log_level", "metrics_addr",
 ] as const;
 /** Keys of a `[[peers]]` entry. */
-export const PEER_KEYS = ["vip", "public_key", "preshared_key", "endpoint", "allowed_ips", "persistent_keepalive"] as const;
+export const PEER_KEYS = ["vip", "public_key", "preshared_key", "endpoint", "allowed_ips", "persistent_keepalive", "name"] as const;
 
 /** Default MTU: a 1500-byte underlay minus WireGuard's IPv6 overhead (40 + 8 + 32). */
 export const DEFAULT_MTU = 1420;
@@ -130,10 +134,38 @@ function validateInterface(s: Section, options: ValidateOptions): InterfaceConfi
   const workers = int(s, "workers", 1, 256) ?? Math.min(availableParallelism(), 256);
   const level = str(s, "log_level") ?? "info";
   if (!LOG_LEVELS.includes(level as LogLevel)) fail(s.path, "log_level", level, `must be one of ${LOG_LEVELS.join(", ")}`);
+  const metricsText = str(s, "metrics_addr");
+  const metricsAddr = metricsText === undefined ? null : parsed(s.path, "metrics_addr", metricsText, parseMetricsAddr);
   return {
     mode, tunName, localAddr, vip, privateKey, publicKey: publicKeyFrom(privateKey), mtu, routes, workers,
-    logLevel: level as LogLevel,
+    logLevel: level as LogLevel, metricsAddr,
   };
+}
+
+/** Where the metrics go when `metrics_addr` names only a port: this host's own loopback. */
+export const METRICS_DEFAULT_HOST = "127.0.0.1";
+
+/**
+ * `metrics_addr` (and `TALTUN_METRICS_ADDR` of `taltun-wg`): `ip:port` or `[v6]:port`,
+ * numeric, or only a port (`9586` or `:9586`), which binds loopback (127.0.0.1). Any other
+ * address, `0.0.0.0` included, is bound only because it was written out.
+ * @throws {Error} with the reason
+ * @example parseMetricsAddr("9586") // { host: "127.0.0.1", port: 9586 }
+ */
+export function parseMetricsAddr(text: string): HostPort {
+  const portOnly = /^:?(\d{1,5})$/.exec(text);
+  const hp = portOnly ? { host: METRICS_DEFAULT_HOST, port: Number(portOnly[1]) } : parseHostPort(text, 1);
+  if (hp.port < 1 || hp.port > 65535) throw new Error("port must be 1-65535");
+  if (!ipFamily(hp.host)) throw new Error("must be a numeric address, e.g. 127.0.0.1:9586, [::1]:9586, or a port alone for loopback");
+  return hp;
+}
+
+/** Whether `host` (numeric) is a loopback address: 127.0.0.0/8 or ::1. */
+export function isLoopback(host: string): boolean {
+  const family = ipFamily(host);
+  if (family === 4) return host.startsWith("127.");
+  if (family === 6) return parseIp(host).every((b, i) => b === (i === 15 ? 1 : 0));
+  return false;
 }
 
 /** `local_addr` (`ip[:port]`) and `listen_port` together: a server needs a fixed port. */
@@ -207,9 +239,27 @@ function validatePeer(s: Section, iface: InterfaceConfig): PeerConfig {
     parsed(s.path, `allowed_ips[${i}]`, a, (v) => parseIpNet(v, "reject")),
   );
   const persistentKeepalive = int(s, "persistent_keepalive", 0, 65535) ?? 0;
+  const name = validatePeerName(s);
   // The vip is implicitly allowed, unless a listed prefix already covers it.
   const covered = listed.some((n) => n.family === vip.family && n.prefix === vip.prefix && n.address === vip.address);
-  return { vip, publicKey, presharedKey, endpoint, allowedIps: covered ? listed : [vip, ...listed], persistentKeepalive };
+  return { vip, publicKey, presharedKey, endpoint, allowedIps: covered ? listed : [vip, ...listed], persistentKeepalive, name };
+}
+
+/** The most characters (code points) a peer's `name` may have. */
+export const MAX_PEER_NAME = 64;
+
+/**
+ * A peer's optional `name`: 1-64 characters, none of them a control, format (bidi
+ * overrides, zero-width) or line/paragraph separator character, so it prints on one line
+ * as written wherever it shows (a metrics label, a terminal).
+ */
+function validatePeerName(s: Section): string | null {
+  const name = str(s, "name");
+  if (name === undefined) return null;
+  const length = [...name.slice(0, 4 * MAX_PEER_NAME)].length;
+  if (length === 0 || length > MAX_PEER_NAME) fail(s.path, "name", name, `must be 1-${MAX_PEER_NAME} characters`);
+  if (/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/u.test(name)) fail(s.path, "name", name, "may not hold control, format or line-break characters");
+  return name;
 }
 
 /** Rules across peers: distinct keys, not our own, and no allowed IP routed to two peers. */

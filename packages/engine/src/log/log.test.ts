@@ -1,10 +1,13 @@
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { encodeKey, generatePrivateKey } from "../protocol/keys.js";
-import { type LogFormat, createLogger } from "./log.js";
+import { type LogFormat, createLogger, stderrIsJournal } from "./log.js";
 
-function capture(format: LogFormat, level: "trace" | "info" = "info") {
+function capture(format: LogFormat, level: "trace" | "info" = "info", journald = false) {
   const lines: string[] = [];
-  const logger = createLogger({ format, level, destination: { write: (l: string) => lines.push(l) } });
+  const logger = createLogger({ format, level, journald, destination: { write: (l: string) => lines.push(l) } });
   return { logger, lines };
 }
 
@@ -14,6 +17,43 @@ describe("logger", () => {
     logger.info("handshake done", { peer: "AbC=", endpoint: "198.18.0.2:51820", note: "two words" });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}handshake done peer=AbC= endpoint=198\.18\.0\.2:51820 note="two words"\n$/);
+  });
+
+  it("writes no terminal escape and no second line, whatever a message or value holds", () => {
+    const { logger, lines } = capture("text");
+    logger.warn("peer \u001b[31mred\u001b[0m", { endpoint: "\u001b]0;title\u0007", error: "two\nlines", "k\u001b": "\u009b1m", ok: "plain" });
+    expect(lines).toHaveLength(1);
+    expect([...lines[0].slice(0, -1)].filter((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f))).toEqual([]);
+    expect(lines[0].indexOf("\n")).toBe(lines[0].length - 1);
+    expect(lines[0]).toContain("WARN  peer \\u001b[31mred\\u001b[0m endpoint=\"\\u001b]0;title\\u0007\" error=\"two\\nlines\" k\\u001b=\"\\u009b1m\" ok=plain\n");
+  });
+
+  it("writes for the journal: syslog priority first, no time (journald stamps lines)", () => {
+    const text = capture("text", "info", true);
+    text.logger.info("interface up", { tun: "tt0" });
+    text.logger.warn("peer silent");
+    text.logger.error("failed");
+    expect(text.lines).toEqual(["<6>INFO  interface up tun=tt0\n", "<4>WARN  peer silent\n", "<3>ERROR failed\n"]);
+    const json = capture("json", "info", true);
+    json.logger.warn("peer silent", { peer: "x" });
+    expect(json.lines[0]).toMatch(/^<4>\{/);
+    expect(JSON.parse(json.lines[0].slice(3))).toMatchObject({ level: "warn", msg: "peer silent", peer: "x" });
+  });
+
+  it("knows standard error is the journal only when JOURNAL_STREAM names that very stream", () => {
+    const dir = mkdtempSync(join(tmpdir(), "taltun-log-"));
+    try {
+      const file = join(dir, "stream");
+      const fd = openSync(file, "w");
+      const st = fstatSync(fd);
+      expect(stderrIsJournal({ JOURNAL_STREAM: `${st.dev}:${st.ino}` }, fd)).toBe(true);
+      expect(stderrIsJournal({ JOURNAL_STREAM: `${st.dev}:${st.ino + 1}` }, fd)).toBe(false);
+      expect(stderrIsJournal({}, fd)).toBe(false);
+      expect(stderrIsJournal({ JOURNAL_STREAM: "garbage" }, fd)).toBe(false);
+      closeSync(fd);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("writes JSON lines with --log-format json", () => {

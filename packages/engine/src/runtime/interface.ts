@@ -14,12 +14,13 @@ import { sumStats, type StatName } from "../dataplane/stats.js";
 import type { DeviceAction, PeerStats } from "../device/device.js";
 import type { PeerChange } from "../device/peer.js";
 import type { Logger } from "../log/log.js";
-import { formatIpNet, ipFamily, ipNetContains, parseHostPort } from "../protocol/address.js";
+import { formatIpNet, type HostPort, ipFamily, ipNetContains, parseHostPort } from "../protocol/address.js";
 import { ConfigError } from "../protocol/errors.js";
 import { encodeKey } from "../protocol/keys.js";
 import { parseEndpoint } from "../tables/endpoint.js";
 import { uapiListen, type UapiServer } from "../uapi/uapi.js";
 import { launch, type LaunchedParts, type LaunchPlan } from "./launch.js";
+import { serveMetrics, type ServedMetrics } from "./metrics.js";
 import { diffConfig } from "./reconfigure.js";
 import { resolveEndpoint } from "./resolve.js";
 import { uapiDevice } from "./uapi-device.js";
@@ -28,6 +29,11 @@ import { uapiDevice } from "./uapi-device.js";
 export interface StartOptions {
   /** Where the interface logs; the CLI builds it from `log_level` and `--log-format`. */
   readonly logger: Logger;
+  /**
+   * Where to serve Prometheus metrics (`GET /metrics`), for {@link startWgInterface};
+   * {@link startInterface} takes the configuration's `metrics_addr` instead.
+   */
+  readonly metricsAddr?: HostPort | null;
 }
 
 /** A running interface. */
@@ -96,6 +102,7 @@ export class Interface implements RunningInterface {
   readonly done: Promise<void>;
   private readonly p: LaunchedParts;
   private uapi: UapiServer | null = null;
+  private metrics: ServedMetrics | null = null;
   private stopping: Promise<void> | null = null;
   private readonly hostNames = new Map<number, string>();
   private privateKey: Uint8Array | null;
@@ -138,7 +145,7 @@ export class Interface implements RunningInterface {
       peers: config.peers.map((p, i) => peerChange(p, endpoints[i])),
       peerCapacity: Math.max(64, config.peers.length * 2), relayAddress: cfg.vip.bytes,
     };
-    const self = await Interface.begin(plan, config, options.logger);
+    const self = await Interface.begin(plan, config, options.logger, cfg.metricsAddr);
     options.logger.info("interface up", {
       interface: self.p.tun.name, address: formatIpNet(cfg.vip), listen_port: self.listenPort, workers: cfg.workers,
       public_key: encodeKey(self.p.device.publicKey!), peers: config.peers.length,
@@ -158,16 +165,17 @@ export class Interface implements RunningInterface {
       tunName: name, workers: Math.max(1, Math.min(availableParallelism(), 8)), mtu: WG_DEFAULT_MTU, maxMtu: MAX_MTU, address: null,
       routes: [], fullTunnel: [], privateKey: null, listen: { host: "::", port: 0 }, peers: [], peerCapacity: 1024, relayAddress: null,
     };
-    const self = await Interface.begin(plan, null, options.logger);
+    const self = await Interface.begin(plan, null, options.logger, options.metricsAddr ?? null);
     options.logger.info("interface created", { interface: self.p.tun.name, listen_port: self.listenPort, workers: plan.workers });
     return self;
   }
 
-  private static async begin(plan: LaunchPlan, config: TaltunConfig | null, logger: Logger): Promise<Interface> {
+  private static async begin(plan: LaunchPlan, config: TaltunConfig | null, logger: Logger, metricsAddr: HostPort | null): Promise<Interface> {
     const self = new Interface(plan, config, logger);
     try {
       if (config) self.trackHostNames(config);
       await self.serveUapi();
+      if (metricsAddr) self.metrics = await serveMetrics(self.p, metricsAddr, () => self.config, logger);
       const now = self.p.device.clock.now();
       for (const p of self.p.device.peerStats()) if (p.endpoint) self.p.loop.carryOut(self.p.device.initiate(p.slot, now));
       return self;
@@ -251,6 +259,7 @@ export class Interface implements RunningInterface {
     const workersMs = Math.round(performance.now() - started);
     await loop.stop();
     await this.uapi?.close();
+    await this.metrics?.close();
     this.p.undo();
     this.logger.info("interface down", { interface: tun.name, workers_stopped_ms: workersMs, total_ms: Math.round(performance.now() - started) });
   }
@@ -281,6 +290,7 @@ export class Interface implements RunningInterface {
   }
 
   private afterRound(actions: readonly DeviceAction[]): void {
+    this.metrics?.observe(actions);
     this.reresolve(actions);
     this.p.publish();
     // A new session: the workers send the packets that waited for it.

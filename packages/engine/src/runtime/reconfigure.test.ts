@@ -42,10 +42,19 @@ describe("diffConfig", () => {
     ]);
   });
 
+  it("changes a peer's name without touching the peer (the metrics read it from the applied configuration)", () => {
+    const named = config([{ vip: "100.64.0.2", public_key: a, name: "office" }, { vip: "100.64.0.3", public_key: b, persistent_keepalive: 25 }, { vip: "100.64.0.4", public_key: c, endpoint: "198.18.0.4:51820" }]);
+    expect(diffConfig(before, named)).toMatchObject({ restartKey: undefined, removed: [], added: [], changed: [] });
+  });
+
   it("asks for a restart for what a running tunnel cannot change, and reports a new private key", () => {
     expect(diffConfig(before, config([], { mtu: 1380 })).restartKey).toBe("mtu");
     expect(diffConfig(before, config([], { vip: "100.64.1.1/24" })).restartKey).toBe("vip");
     expect(diffConfig(before, config([], { local_addr: "0.0.0.0:51821" })).restartKey).toBe("local_addr");
+    expect(diffConfig(before, config([], { metrics_addr: "9586" })).restartKey).toBe("metrics_addr");
+    const metrics = config([], { metrics_addr: "9586" });
+    expect(diffConfig(metrics, config([], { metrics_addr: "127.0.0.1:9586" })).restartKey).toBeUndefined();
+    expect(diffConfig(metrics, config([], { metrics_addr: "127.0.0.1:9587" })).restartKey).toBe("metrics_addr");
     const other = key();
     expect(diffConfig(before, config([], { private_key: other })).privateKey).toBeDefined();
   });

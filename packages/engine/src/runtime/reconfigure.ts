@@ -39,6 +39,7 @@ function restartKey(a: TaltunConfig["interface"], b: TaltunConfig["interface"]):
   if (a.mtu !== b.mtu) return "mtu";
   if (a.localAddr.host !== b.localAddr.host || a.localAddr.port !== b.localAddr.port) return "local_addr";
   if (a.workers !== b.workers) return "workers";
+  if (`${a.metricsAddr?.host}:${a.metricsAddr?.port}` !== `${b.metricsAddr?.host}:${b.metricsAddr?.port}`) return "metrics_addr";
   return undefined;
 }
 
