@@ -107,6 +107,8 @@ export class Interface implements RunningInterface {
   private readonly hostNames = new Map<number, string>();
   private privateKey: Uint8Array | null;
   private mtu: number;
+  /** The device's MTU could not be read (said once in the log). */
+  private mtuUnknown = false;
   private readonly tunWatch: ReturnType<typeof setInterval>;
   private tunDeleted!: () => void;
 
@@ -304,8 +306,13 @@ export class Interface implements RunningInterface {
     try {
       mtu = tunInfo(this.p.tun.fds[0]).mtu;
     } catch (e) {
-      if (e instanceof SysError && (e.errno === "EBADFD" || e.errno === "ENODEV")) this.onTunDeleted();
-      else this.logger.warn("cannot read the TUN device's MTU", { error: (e as Error).message });
+      // Only EBADFD means deleted: ENODEV is a device moved where we cannot look (no
+      // CAP_SYS_ADMIN to enter its namespace); it runs on at the MTU we know.
+      if (e instanceof SysError && e.errno === "EBADFD") this.onTunDeleted();
+      else if (!this.mtuUnknown) {
+        this.mtuUnknown = true;
+        this.logger.warn("cannot read the TUN device's MTU; padding follows the last one known", { mtu: this.mtu, error: (e as Error).message });
+      }
       return;
     }
     if (mtu === this.mtu) return;
