@@ -32,6 +32,12 @@ function slowLookup(prefixes: { bytes: Uint8Array; cidr: number; peer: number }[
   return best;
 }
 
+/** The tries of a snapshot, depth first, whatever places their nodes have: [value, cidr, key, child 0, child 1]. */
+function trieOf(t: Int32Array): unknown[] {
+  const walk = (at: number): unknown => (at < 0 ? null : [t[at + 2], t[at + 3], Array.from(t.subarray(at + 4, at + 8)), walk(t[at]), walk(t[at + 1])]);
+  return [walk(t[0]), walk(t[1])];
+}
+
 describe("allowed IPs", () => {
   it("parses and formats addresses", () => {
     expect(formatIp(parseIp("fd00::1"))).toBe("fd00::1");
@@ -146,10 +152,12 @@ describe("allowed IPs", () => {
         expect(table.prefixesOf(peer).sort()).toEqual(mine.sort());
         expect(table.countOf(peer)).toBe(mine.length);
       }
-      // The trie edited in place is the one built from scratch from the same prefixes.
+      // The trie edited in place is the one built from scratch from the same prefixes, and
+      // its snapshot at most twice the size (places of removed nodes are reused or compacted).
       const fresh = new AllowedIps();
       for (const [key, e] of model) fresh.insert(key, e.peer);
-      expect(Array.from(snap)).toEqual(Array.from(fresh.snapshot));
+      expect(trieOf(snap)).toEqual(trieOf(fresh.snapshot));
+      expect(snap.length).toBeLessThanOrEqual(2 * fresh.snapshot.length);
     }
     expect(compiles).toBeGreaterThan(100);
     for (const key of [...model.keys()]) table.remove(key);
@@ -172,6 +180,25 @@ describe("allowed IPs", () => {
     expect(Array.from(t.snapshot).length).toBe(2 + 8);
     expect(performance.now() - removal).toBeLessThan(10_000);
   }, 60_000);
+
+  it("reads prefixes in any form to the same entry: canonical text, host bits, no length, parsed", () => {
+    const t = new AllowedIps();
+    t.insert("10.1.2.3/8", 1);
+    t.insert(parseIpNet("10.0.0.0/8", "reject"), 2);
+    t.insert("10.0.0.0/8", 3);
+    t.insert("192.168.1.1", 4);
+    t.insert("fd00:0::1:2/64", 5);
+    expect(t.size).toBe(3);
+    expect(t.prefixesOf(3)).toEqual(["10.0.0.0/8"]);
+    expect(t.prefixesOf(4)).toEqual(["192.168.1.1/32"]);
+    expect(t.prefixesOf(5)).toEqual(["fd00::/64"]);
+    expect(t.prefixesOf(1)).toEqual([]);
+    for (const bad of ["010.0.0.0/8", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/8x", "256.0.0.0/8"]) expect(() => t.insert(bad, 1)).toThrow();
+    t.remove("10.9.9.9/8");
+    t.remove(parseIpNet("fd00::/64", "reject"));
+    expect(t.size).toBe(1);
+    expect(lookupAddress(t.snapshot, parseIp("192.168.1.1"), 0, 4)).toBe(4);
+  });
 
   it("checks the inner source and picks by destination of real headers", () => {
     const t = new AllowedIps();

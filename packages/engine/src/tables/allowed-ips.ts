@@ -4,60 +4,34 @@
  * packet picks its peer, and the source of a decrypted packet must map back to the peer
  * it authenticated as.
  *
- * Writers edit a path-compressed binary trie in place (an insert or a removal walks one
- * path, O(address bits)), and the table compiles it into a flat Int32Array, copy-on-write,
- * only when the {@link AllowedIps.snapshot} is asked for after a change: any number of
- * changes in between cost one compile, so `wg setconf` with 130,000 prefixes compiles once,
- * not 130,000 times. A reader keeps using the snapshot it holds while a new one is
- * published, so updates never disturb lookups. A snapshot can live in a SharedArrayBuffer
- * and be handed to worker threads; lookups allocate nothing.
+ * The table is a path-compressed binary trie, kept in one flat Int32Array in exactly the
+ * layout the data plane reads, and edited in place: an insert or a removal walks one path,
+ * O(address bits), and allocates no object. The data plane reads a copy of it, the
+ * {@link AllowedIps.snapshot}: immutable, so a reader keeps using the one it holds while a
+ * new one is published and updates never disturb lookups; it can live in a
+ * SharedArrayBuffer and be handed to worker threads; lookups allocate nothing.
  *
- * Snapshot layout (Int32 words): [0] IPv4 root, [1] IPv6 root, then nodes of NODE_WORDS:
- * child0, child1, value (peer slot or -1), cidr, key words k0..k3 (big-endian address bits).
+ * A snapshot is made only when one is asked for after a change, and it is one memcpy of
+ * the edited array: any number of changes between two reads (one UAPI request, `wg setconf`
+ * with 130,000 prefixes) cost one copy. Places of removed nodes are reused; when they make
+ * up more than half of the array, it is laid out again compactly.
+ *
+ * Layout (Int32 words): [0] IPv4 root, [1] IPv6 root (-1: empty), then nodes of NODE_WORDS
+ * at word offsets: child0, child1 (offsets, -1: none), value (peer slot or -1), cidr, key
+ * words k0..k3 (big-endian address bits, zero past cidr).
  * @module
  */
 import { formatIpNet, type IpNet, parseIpNet } from "../protocol/address.js";
 
 const NODE_WORDS = 8;
 const HEADER_WORDS = 2;
-
-/** A node of the editable trie: a prefix (key bits past `cidr` are zero), its peer or -1, two children. */
-interface TrieNode {
-  k0: number;
-  k1: number;
-  k2: number;
-  k3: number;
-  cidr: number;
-  value: number;
-  c0: TrieNode | null;
-  c1: TrieNode | null;
-}
-
-/** Address bits of `bytes` as four big-endian words. */
-function toWords(bytes: Uint8Array): Int32Array {
-  const w = new Int32Array(4);
-  for (let i = 0; i < bytes.length; i++) w[i >> 2] |= bytes[i] << (24 - 8 * (i & 3));
-  return w;
-}
+const C0 = 0;
+const VALUE = 2;
+const CIDR = 3;
+const KEY = 4;
 
 function bitAt(words: ArrayLike<number>, n: number): 0 | 1 {
   return ((words[n >>> 5] >>> (31 - (n & 31))) & 1) as 0 | 1;
-}
-
-function nodeBit(n: TrieNode, bit: number): 0 | 1 {
-  const w = bit >>> 5;
-  const word = w === 0 ? n.k0 : w === 1 ? n.k1 : w === 2 ? n.k2 : n.k3;
-  return ((word >>> (31 - (bit & 31))) & 1) as 0 | 1;
-}
-
-/** Leading bits `n`'s key and `key` have in common, at most `limit`. */
-function commonBits(n: TrieNode, key: Int32Array, limit: number): number {
-  let x = n.k0 ^ key[0];
-  if (x !== 0) return Math.min(limit, Math.clz32(x));
-  if ((x = n.k1 ^ key[1]) !== 0) return Math.min(limit, 32 + Math.clz32(x));
-  if ((x = n.k2 ^ key[2]) !== 0) return Math.min(limit, 64 + Math.clz32(x));
-  if ((x = n.k3 ^ key[3]) !== 0) return Math.min(limit, 96 + Math.clz32(x));
-  return limit;
 }
 
 function maskWord(word: number, w: number, cidr: number): number {
@@ -65,94 +39,231 @@ function maskWord(word: number, w: number, cidr: number): number {
   return keep === 0 ? 0 : word & (~0 << (32 - keep));
 }
 
-function newNode(key: Int32Array, cidr: number, value: number): TrieNode {
-  return { k0: maskWord(key[0], 0, cidr), k1: maskWord(key[1], 1, cidr), k2: maskWord(key[2], 2, cidr), k3: maskWord(key[3], 3, cidr), cidr, value, c0: null, c1: null };
+/** The address words of the prefix being inserted or removed (one at a time, on one thread). */
+const keyWords = new Int32Array(4);
+
+/** A prefix as the trie wants it: family, length and canonical text; its address is in {@link keyWords}. */
+interface Prefix {
+  family: 4 | 6;
+  cidr: number;
+  text: string;
+}
+const scratchPrefix: Prefix = { family: 4, cidr: 0, text: "" };
+
+/**
+ * Reads a prefix into {@link scratchPrefix} and {@link keyWords}. IPv4 text already in
+ * canonical form (`a.b.c.d/n`, no leading zeros, no host bits: what the UAPI and the
+ * configuration hand over) is read here without allocating; the rest goes through
+ * parseIpNet (host bits cleared).
+ */
+function readPrefix(prefix: string | IpNet): Prefix {
+  if (typeof prefix === "string" && canonicalV4(prefix)) return scratchPrefix;
+  const p = typeof prefix === "string" ? parseIpNet(prefix, "mask") : prefix;
+  keyWords.fill(0);
+  for (let i = 0; i < p.bytes.length; i++) keyWords[i >> 2] |= p.bytes[i] << (24 - 8 * (i & 3));
+  scratchPrefix.family = p.family;
+  scratchPrefix.cidr = p.prefix;
+  scratchPrefix.text = formatIpNet(p);
+  return scratchPrefix;
 }
 
-function setChild(n: TrieNode, bit: 0 | 1, child: TrieNode | null): void {
-  if (bit === 0) n.c0 = child;
-  else n.c1 = child;
+/** Reads canonical IPv4 prefix text (see {@link readPrefix}); false for anything else. */
+function canonicalV4(s: string): boolean {
+  let word = 0;
+  let i = 0;
+  for (let part = 0; part < 5; part++) {
+    const start = i;
+    let n = 0;
+    while (i < s.length && i - start < 4) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      n = n * 10 + c;
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || (digits > 1 && s.charCodeAt(start) === 48)) return false;
+    if (part < 4) {
+      if (n > 255 || s.charCodeAt(i) !== (part < 3 ? 46 : 47)) return false; // "." or "/"
+      word = (word << 8) | n;
+      i++;
+    } else {
+      if (n > 32 || i !== s.length || maskWord(word, 0, n) !== word) return false;
+      keyWords.fill(0);
+      keyWords[0] = word;
+      scratchPrefix.family = 4;
+      scratchPrefix.cidr = n;
+      scratchPrefix.text = s;
+      return true;
+    }
+  }
+  return false;
 }
 
-/** The editable trie of one family; `nodes` counts its nodes, so a compile knows its size up front. */
-class Trie {
-  root: TrieNode | null = null;
-  nodes = 0;
+/**
+ * The editable trie of both families in one growable array, in the snapshot's layout.
+ * Node offsets are word offsets; -1 is no node.
+ */
+class FlatTrie {
+  w = new Int32Array(HEADER_WORDS + 64 * NODE_WORDS);
+  /** One past the last word in use. */
+  end = HEADER_WORDS;
+  /** Nodes in the trie. */
+  live = 0;
+  /** Offsets of removed nodes, free for new ones. */
+  private holes: number[] = [];
 
-  /** Sets the value of prefix `key`/`cidr`; returns the previous value (-1 if none). */
-  set(key: Int32Array, cidr: number, value: number): number {
-    let previous = -1;
-    const put = (node: TrieNode | null): TrieNode => {
-      if (!node) {
-        this.nodes++;
-        return newNode(key, cidr, value);
-      }
-      const common = commonBits(node, key, Math.min(node.cidr, cidr));
-      if (common === node.cidr && node.cidr === cidr) {
-        previous = node.value;
-        node.value = value;
-        return node;
-      }
-      if (common === node.cidr) {
-        const b = bitAt(key, node.cidr);
-        setChild(node, b, put(b === 0 ? node.c0 : node.c1));
-        return node;
-      }
-      this.nodes++;
-      if (common === cidr) {
-        const n = newNode(key, cidr, value);
-        setChild(n, nodeBit(node, cidr), node);
-        return n;
-      }
-      // The two part ways below both: a valueless branch node where they do.
-      this.nodes++;
-      const mid = newNode(key, common, -1);
-      setChild(mid, nodeBit(node, common), node);
-      setChild(mid, bitAt(key, common), newNode(key, cidr, value));
-      return mid;
-    };
-    this.root = put(this.root);
-    return previous;
+  constructor() {
+    this.w[0] = -1;
+    this.w[1] = -1;
+  }
+
+  /** Offset of the node of exactly `keyWords`/`cidr` in `family`, or -1. */
+  find(family: 4 | 6, cidr: number): number {
+    let n = this.w[family === 4 ? 0 : 1];
+    while (n >= 0) {
+      const ncidr = this.w[n + CIDR];
+      if (ncidr > cidr || this.common(n, ncidr) !== ncidr) return -1;
+      if (ncidr === cidr) return n;
+      n = this.w[n + bitAt(keyWords, ncidr)];
+    }
+    return -1;
+  }
+
+  /** Routes `keyWords`/`cidr` to `value`. */
+  set(family: 4 | 6, cidr: number, value: number): void {
+    const root = family === 4 ? 0 : 1;
+    const r = this.put(this.w[root], cidr, value);
+    this.w[root] = r;
   }
 
   /**
-   * Clears prefix `key`/`cidr`; returns its value (-1 if it was not there). A node left
-   * without a value and with fewer than two children is spliced out, so the trie stays
-   * as small as if the prefix had never been inserted.
+   * Clears `keyWords`/`cidr`. A node left without a value and with fewer than two children
+   * is spliced out, so the trie stays as small as if the prefix had never been inserted.
    */
-  delete(key: Int32Array, cidr: number): number {
-    let previous = -1;
-    const drop = (node: TrieNode | null): TrieNode | null => {
-      if (!node || node.cidr > cidr || commonBits(node, key, node.cidr) !== node.cidr) return node;
-      if (node.cidr === cidr) {
-        previous = node.value;
-        node.value = -1;
-      } else {
-        const b = bitAt(key, node.cidr);
-        setChild(node, b, drop(b === 0 ? node.c0 : node.c1));
-      }
-      if (node.value >= 0 || (node.c0 && node.c1)) return node;
-      this.nodes--;
-      return node.c0 ?? node.c1;
-    };
-    this.root = drop(this.root);
-    return previous;
+  delete(family: 4 | 6, cidr: number): void {
+    const root = family === 4 ? 0 : 1;
+    const r = this.drop(this.w[root], cidr);
+    this.w[root] = r;
   }
-}
 
-function flatten(n: TrieNode | null, out: Int32Array, next: { at: number }): number {
-  if (!n) return -1;
-  const at = next.at;
-  next.at += NODE_WORDS;
-  out[at + 2] = n.value;
-  out[at + 3] = n.cidr;
-  out[at + 4] = n.k0;
-  out[at + 5] = n.k1;
-  out[at + 6] = n.k2;
-  out[at + 7] = n.k3;
-  out[at] = flatten(n.c0, out, next);
-  out[at + 1] = flatten(n.c1, out, next);
-  return at;
+  /** A copy of the words in use, in a new buffer; laid out again first if mostly holes. */
+  copy(shared: boolean): Int32Array {
+    if (this.holes.length * NODE_WORDS * 2 > this.end - HEADER_WORDS) this.compact();
+    const out = new Int32Array(shared ? new SharedArrayBuffer(this.end * 4) : new ArrayBuffer(this.end * 4));
+    out.set(this.w.subarray(0, this.end));
+    return out;
+  }
+
+  /** Leading bits node `n`'s key and `keyWords` share, at most `limit`. */
+  private common(n: number, limit: number): number {
+    const w = this.w;
+    for (let i = 0; i < 4; i++) {
+      const x = w[n + KEY + i] ^ keyWords[i];
+      if (x !== 0) return Math.min(limit, 32 * i + Math.clz32(x));
+    }
+    return limit;
+  }
+
+  private node(cidr: number, value: number): number {
+    let at = this.holes.pop();
+    if (at === undefined) {
+      at = this.end;
+      this.end += NODE_WORDS;
+      if (this.end > this.w.length) {
+        const bigger = new Int32Array(this.w.length * 2);
+        bigger.set(this.w);
+        this.w = bigger;
+      }
+    }
+    const w = this.w;
+    w[at] = -1;
+    w[at + 1] = -1;
+    w[at + VALUE] = value;
+    w[at + CIDR] = cidr;
+    for (let i = 0; i < 4; i++) w[at + KEY + i] = maskWord(keyWords[i], i, cidr);
+    this.live++;
+    return at;
+  }
+
+  /** The bit of node `n`'s key at position `bit`. */
+  private bit(n: number, bit: number): 0 | 1 {
+    return ((this.w[n + KEY + (bit >>> 5)] >>> (31 - (bit & 31))) & 1) as 0 | 1;
+  }
+
+  // `this.w` may be replaced by a bigger array whenever a node is made: read it after.
+  private put(n: number, cidr: number, value: number): number {
+    if (n < 0) return this.node(cidr, value);
+    const ncidr = this.w[n + CIDR];
+    const common = this.common(n, Math.min(ncidr, cidr));
+    if (common === ncidr && ncidr === cidr) {
+      this.w[n + VALUE] = value;
+      return n;
+    }
+    if (common === ncidr) {
+      const b = bitAt(keyWords, ncidr);
+      const child = this.put(this.w[n + C0 + b], cidr, value);
+      this.w[n + C0 + b] = child;
+      return n;
+    }
+    if (common === cidr) {
+      const m = this.node(cidr, value);
+      this.w[m + C0 + this.bit(n, cidr)] = n;
+      return m;
+    }
+    // The two part ways below both: a valueless branch node where they do.
+    const leaf = this.node(cidr, value);
+    const mid = this.node(common, -1);
+    this.w[mid + C0 + this.bit(n, common)] = n;
+    this.w[mid + C0 + bitAt(keyWords, common)] = leaf;
+    return mid;
+  }
+
+  private drop(n: number, cidr: number): number {
+    const w = this.w; // no node is made here
+    if (n < 0) return n;
+    const ncidr = w[n + CIDR];
+    if (ncidr > cidr || this.common(n, ncidr) !== ncidr) return n;
+    if (ncidr === cidr) {
+      if (w[n + VALUE] < 0) return n;
+      w[n + VALUE] = -1;
+    } else {
+      const b = bitAt(keyWords, ncidr);
+      w[n + C0 + b] = this.drop(w[n + C0 + b], cidr);
+    }
+    if (w[n + VALUE] >= 0 || (w[n] >= 0 && w[n + 1] >= 0)) return n;
+    this.live--;
+    this.holes.push(n);
+    return w[n] >= 0 ? w[n] : w[n + 1];
+  }
+
+  /** Lays the trie out again without holes, depth first. */
+  private compact(): void {
+    const from = this.w;
+    const to = new Int32Array(Math.max(HEADER_WORDS + this.live * NODE_WORDS, 64 * NODE_WORDS));
+    let end = HEADER_WORDS;
+    for (const root of [0, 1]) {
+      if (from[root] < 0) {
+        to[root] = -1;
+        continue;
+      }
+      // (old offset, word in `to` that points at it)
+      const stack = [from[root], root];
+      while (stack.length > 0) {
+        const parentWord = stack.pop()!;
+        const old = stack.pop()!;
+        const at = end;
+        end += NODE_WORDS;
+        to[parentWord] = at;
+        to.set(from.subarray(old, old + NODE_WORDS), at);
+        for (const c of [1, 0]) {
+          if (from[old + c] >= 0) stack.push(from[old + c], at + c);
+        }
+      }
+    }
+    this.w = to;
+    this.end = end;
+    this.holes = [];
+  }
 }
 
 const addr = new Int32Array(4);
@@ -198,16 +309,14 @@ export function lookupPacket(snapshot: Int32Array, bytes: Uint8Array, offset: nu
 
 /**
  * The editable table. Changes edit the trie at once; the immutable {@link snapshot} the
- * data plane reads is compiled on first access after a change (so a batch of changes,
- * e.g. one UAPI request, costs one compile).
+ * data plane reads is copied from it on first access after a change (so a batch of
+ * changes, e.g. one UAPI request, costs one copy).
  */
 export class AllowedIps {
-  private readonly v4 = new Trie();
-  private readonly v6 = new Trie();
-  /** Canonical prefix text -> peer. */
-  private readonly owners = new Map<string, number>();
+  private readonly trie = new FlatTrie();
   /** Peer -> its prefixes (canonical text), in the order they were added. */
   private readonly byPeer = new Map<number, Set<string>>();
+  private prefixes = 0;
   private current: Int32Array;
   private published = 0;
   private dirty = false;
@@ -217,7 +326,7 @@ export class AllowedIps {
     this.current = this.compile();
   }
 
-  /** The current snapshot; valid forever, replaced (never changed) on updates. Compiled here if the table changed. */
+  /** The current snapshot; valid forever, replaced (never changed) on updates. Made here if the table changed. */
   get snapshot(): Int32Array {
     if (this.dirty) this.current = this.compile();
     return this.current;
@@ -231,7 +340,7 @@ export class AllowedIps {
 
   /** Number of prefixes in the table. */
   get size(): number {
-    return this.owners.size;
+    return this.prefixes;
   }
 
   /**
@@ -239,26 +348,29 @@ export class AllowedIps {
    * taking it from a previous owner.
    */
   insert(prefix: string | IpNet, peer: number): void {
-    const p = typeof prefix === "string" ? parseIpNet(prefix, "mask") : prefix;
-    const key = formatIpNet(p);
-    const owner = this.owners.get(key);
+    const p = readPrefix(prefix);
+    const at = this.trie.find(p.family, p.cidr);
+    const owner = at >= 0 ? this.trie.w[at + VALUE] : -1;
     if (owner === peer) return;
-    if (owner !== undefined) this.forget(owner, key);
-    this.owners.set(key, peer);
-    this.prefixSet(peer, true)!.add(key);
-    (p.family === 4 ? this.v4 : this.v6).set(toWords(p.bytes), p.prefix, peer);
+    if (owner >= 0) this.forget(owner, p.text);
+    else this.prefixes++;
+    let mine = this.byPeer.get(peer);
+    if (!mine) this.byPeer.set(peer, (mine = new Set()));
+    mine.add(p.text);
+    if (at >= 0) this.trie.w[at + VALUE] = peer;
+    else this.trie.set(p.family, p.cidr, peer);
     this.dirty = true;
   }
 
   /** Remove one prefix. */
   remove(prefix: string | IpNet): void {
-    const p = typeof prefix === "string" ? parseIpNet(prefix, "mask") : prefix;
-    const key = formatIpNet(p);
-    const owner = this.owners.get(key);
-    if (owner === undefined) return;
-    this.owners.delete(key);
-    this.forget(owner, key);
-    (p.family === 4 ? this.v4 : this.v6).delete(toWords(p.bytes), p.prefix);
+    const p = readPrefix(prefix);
+    const at = this.trie.find(p.family, p.cidr);
+    const owner = at >= 0 ? this.trie.w[at + VALUE] : -1;
+    if (owner < 0) return;
+    this.forget(owner, p.text);
+    this.prefixes--;
+    this.trie.delete(p.family, p.cidr);
     this.dirty = true;
   }
 
@@ -268,10 +380,10 @@ export class AllowedIps {
     if (!mine) return;
     this.byPeer.delete(peer);
     for (const key of mine) {
-      this.owners.delete(key);
-      const p = parseIpNet(key, "keep");
-      (p.family === 4 ? this.v4 : this.v6).delete(toWords(p.bytes), p.prefix);
+      const p = readPrefix(key);
+      this.trie.delete(p.family, p.cidr);
     }
+    this.prefixes -= mine.size;
     if (mine.size > 0) this.dirty = true;
   }
 
@@ -296,18 +408,8 @@ export class AllowedIps {
     if (mine?.delete(key) && mine.size === 0) this.byPeer.delete(peer);
   }
 
-  private prefixSet(peer: number, create: boolean): Set<string> | undefined {
-    let set = this.byPeer.get(peer);
-    if (!set && create) this.byPeer.set(peer, (set = new Set()));
-    return set;
-  }
-
   private compile(): Int32Array {
-    const words = HEADER_WORDS + NODE_WORDS * (this.v4.nodes + this.v6.nodes);
-    const out = new Int32Array(this.shared ? new SharedArrayBuffer(words * 4) : new ArrayBuffer(words * 4));
-    const next = { at: HEADER_WORDS };
-    out[0] = flatten(this.v4.root, out, next);
-    out[1] = flatten(this.v6.root, out, next);
+    const out = this.trie.copy(this.shared);
     this.published++;
     this.dirty = false;
     return out;
