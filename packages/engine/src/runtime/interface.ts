@@ -20,6 +20,7 @@ import { formatIpNet, ipFamily, ipNetContains, parseHostPort } from "../protocol
 import { ConfigError } from "../protocol/errors.js";
 import { encodeKey, keysEqual } from "../protocol/keys.js";
 import { parseEndpoint } from "../tables/endpoint.js";
+import { MAX_PEERS, tableCapacity } from "../tables/shared-tables.js";
 import { uapiListen, type UapiServer } from "../uapi/uapi.js";
 import { ControlLoop } from "./control-loop.js";
 import { resolveEndpoint } from "./resolve.js";
@@ -143,7 +144,7 @@ export class Interface implements RunningInterface {
     loadIoShim();
     const endpoints = await Promise.all(config.peers.map((p) => (p.endpoint ? resolveEndpoint(p.endpoint) : null)));
 
-    const capacity = { peers: Math.max(64, config.peers.length * 2), keypairs: Math.max(64, config.peers.length * 2) * 3 + 16 };
+    const capacity = tableCapacity(Math.max(MAX_PEERS, config.peers.length * 2)); // room for peers added at run time
     // Sized for what it holds: the tables, and each worker's slots for this MTU.
     const perWorker = workerRegionBytes(cfg.mtu) + ringBytes(RING_SLOTS) + 64;
     const memory = createSharedMemory(HEAP_BASE + deviceRegionSize(capacity) + cfg.workers * perWorker + CONTROL_BYTES);
