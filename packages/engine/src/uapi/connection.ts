@@ -5,13 +5,14 @@
  * - Input is read a line at a time, only when the connection is ready for the next line;
  *   the rest waits in the kernel (the socket is paused, so a client that pipelines requests
  *   without reading the answers fills its own send buffer, not our memory). A line longer
- *   than {@link UapiLimits.maxLineBytes} is answered with `errno=-90` (EMSGSIZE) and the
- *   connection is closed.
- * - A `set=1` request is applied in order, in parts of `setChunkLines` (2048) lines, with
- *   a turn of the event loop between parts, so handshakes, timers and other connections'
- *   `wg show` go on while `wg setconf` loads 100,000 allowed IPs. A request that fits in
- *   one part (every ordinary one) is applied whole or not at all; a longer one keeps the
- *   parts applied before a bad line, as wireguard-go, which applies while it reads, does.
+ *   than `maxLineBytes` (4096) is answered with `errno=-90` (EMSGSIZE) and the connection
+ *   is closed.
+ * - A `set=1` request is applied in order, in parts of `setChunkLines` (2048) lines or
+ *   `setChunkPeers` (256) peers, with a turn of the event loop between parts, so
+ *   handshakes, timers and other connections' `wg show` go on while `wg setconf` loads
+ *   100,000 allowed IPs or 10,000 peers. A request that fits in one part (every ordinary
+ *   one) is applied whole or not at all; a longer one keeps the parts applied before a bad
+ *   line, as wireguard-go, which applies while it reads, does.
  *   One `set=1` at a time per interface: another waits for it (and a request that stops
  *   sending halfway for `setIdleMs` is dropped).
  * - An answer is written a piece at a time (formatGetChunks), waiting for the socket to
@@ -30,6 +31,8 @@ export interface UapiLimits {
   readonly maxLineBytes: number;
   /** Lines of a `set=1` request applied per turn of the event loop. */
   readonly setChunkLines: number;
+  /** Peers (`public_key` lines) of a `set=1` request applied per turn: a new peer costs an X25519 operation. */
+  readonly setChunkPeers: number;
   /** A client that reads nothing of an answer for this long (ms) is disconnected. */
   readonly writeStallMs: number;
   /** A `set=1` request that sends nothing more for this long (ms) is dropped: other requests wait for it. */
@@ -38,7 +41,7 @@ export interface UapiLimits {
   readonly maxConnections: number;
 }
 
-export const UAPI_LIMITS: UapiLimits = { maxLineBytes: 4096, setChunkLines: 2048, writeStallMs: 30_000, setIdleMs: 10_000, maxConnections: 32 };
+export const UAPI_LIMITS: UapiLimits = { maxLineBytes: 4096, setChunkLines: 2048, setChunkPeers: 256, writeStallMs: 30_000, setIdleMs: 10_000, maxConnections: 32 };
 /** Characters written between turns of the event loop while answering. */
 const YIELD_CHARS = 256 << 10;
 
@@ -288,7 +291,7 @@ async function set(reader: LineReader, writer: Writer, state: ServerState): Prom
           error = e;
           continue;
         }
-        if (parser.pending >= state.limits.setChunkLines) {
+        if (parser.pending >= state.limits.setChunkLines || parser.pendingPeers >= state.limits.setChunkPeers) {
           await apply(true);
           await turn();
         }

@@ -199,10 +199,16 @@ export class SetParser {
   /** Lines of the current peer in the current part. */
   private peerLines = 0;
   private lines = 0;
+  private newPeers = 0;
 
   /** Lines read since the last {@link take}. */
   get pending(): number {
     return this.lines;
+  }
+
+  /** `public_key` lines read since the last {@link take}. */
+  get pendingPeers(): number {
+    return this.newPeers;
   }
 
   /**
@@ -222,6 +228,7 @@ export class SetParser {
       this.touched = true;
       this.fresh = true;
       this.peerLines = 1;
+      this.newPeers++;
       return;
     }
     const peer = this.peer;
@@ -266,10 +273,12 @@ export class SetParser {
     if (holdBack) {
       this.peers = [p];
       this.lines = this.peerLines;
+      this.newPeers = 1;
       return part;
     }
     this.peers = [];
     this.lines = 0;
+    this.newPeers = 0;
     if (p) {
       // The peer's next lines, if any, continue it; a removed peer's are read and ignored.
       this.peer = { publicKey: p.publicKey, remove: p.remove, updateOnly: true, replaceAllowedIps: false, allowedIps: [] };
