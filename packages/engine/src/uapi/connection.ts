@@ -8,13 +8,14 @@
  *   than `maxLineBytes` (4096) is answered with `errno=-90` (EMSGSIZE) and the connection
  *   is closed.
  * - A `set=1` request is applied in order, in parts of `setChunkLines` (2048) lines or
- *   `setChunkPeers` (256) peers, with a turn of the event loop between parts, so
+ *   `setChunkPeers` (128) peers, with a turn of the event loop between parts, so
  *   handshakes, timers and other connections' `wg show` go on while `wg setconf` loads
  *   100,000 allowed IPs or 10,000 peers. A request that fits in one part (every ordinary
  *   one) is applied whole or not at all; a longer one keeps the parts applied before a bad
  *   line, as wireguard-go, which applies while it reads, does.
  *   One `set=1` at a time per interface: another waits for it (and a request that stops
- *   sending halfway for `setIdleMs` is dropped).
+ *   sending halfway for `setIdleMs` is dropped). Between parts, answers being written to
+ *   other connections go first (for up to 250 ms a part), so `wg show` stays quick.
  * - An answer is written a piece at a time (formatGetChunks), waiting for the socket to
  *   drain, so it may be longer than any buffer; one that the client does not read for
  *   `writeStallMs` (30 s) ends the connection.
@@ -41,9 +42,9 @@ export interface UapiLimits {
   readonly maxConnections: number;
 }
 
-export const UAPI_LIMITS: UapiLimits = { maxLineBytes: 4096, setChunkLines: 2048, setChunkPeers: 256, writeStallMs: 30_000, setIdleMs: 10_000, maxConnections: 32 };
+export const UAPI_LIMITS: UapiLimits = { maxLineBytes: 4096, setChunkLines: 2048, setChunkPeers: 128, writeStallMs: 30_000, setIdleMs: 10_000, maxConnections: 32 };
 /** Characters written between turns of the event loop while answering. */
-const YIELD_CHARS = 256 << 10;
+const YIELD_CHARS = 1 << 20;
 
 const { EIO, EMSGSIZE, EPROTO, ETIMEDOUT } = constants.errno;
 
@@ -54,7 +55,13 @@ export interface ServerState {
   readonly limits: UapiLimits;
   /** Settles when the `set=1` being applied, if any, is done; the next one chains on it. */
   setLock: Promise<void>;
+  /** Answers to `get` being written, and who waits for there to be none. */
+  gets: number;
+  getsDone: Array<() => void>;
 }
+
+/** How long a part of a long `set=1` waits for answers being written (they go first, but may not stall it). */
+const GET_FIRST_MS = 250;
 
 /** The connection must end: a line too long, a client gone quiet. `reply` is written first, if any. */
 class Hangup extends Error {
@@ -239,15 +246,29 @@ async function get(op: string, reader: LineReader, writer: Writer, state: Server
     state.logger?.warn("uapi request failed", { errno: EPROTO, error: `${op} takes no arguments` });
     return complete && writer.write(errnoReply(EPROTO));
   }
-  let chunks: Iterable<string>;
+  state.gets++;
   try {
-    const device = state.device;
-    chunks = op === "get=1" ? formatGetChunks(await device.snapshot()) : [Object.entries(device.counters!()).map(([k, v]) => `${k}=${v}\n`).join("")];
-  } catch (e) {
-    return writer.write(errnoReply(failure(e, state.logger)));
+    let chunks: Iterable<string>;
+    try {
+      const device = state.device;
+      chunks = op === "get=1" ? formatGetChunks(await device.snapshot()) : [Object.entries(device.counters!()).map(([k, v]) => `${k}=${v}\n`).join("")];
+    } catch (e) {
+      return await writer.write(errnoReply(failure(e, state.logger)));
+    }
+    for (const chunk of chunks) if (!(await writer.write(chunk))) return false;
+    return await writer.write("errno=0\n\n");
+  } finally {
+    if (--state.gets === 0) for (const wake of state.getsDone.splice(0)) wake();
   }
-  for (const chunk of chunks) if (!(await writer.write(chunk))) return false;
-  return writer.write("errno=0\n\n");
+}
+
+/** Resolves when no answer is being written, or after `ms`. */
+function getsDone(state: ServerState, ms: number): Promise<void> {
+  if (state.gets === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    state.getsDone.push(() => (clearTimeout(timer), resolve()));
+  });
 }
 
 async function set(reader: LineReader, writer: Writer, state: ServerState): Promise<boolean> {
@@ -261,7 +282,6 @@ async function set(reader: LineReader, writer: Writer, state: ServerState): Prom
     const started = performance.now();
     let error: unknown = null;
     let parts = 0;
-    let peers = 0;
     let replacePeers = false;
     /** A part was applied with `more`: the device waits for a last part to publish it. */
     let unfinished = false;
@@ -269,7 +289,6 @@ async function set(reader: LineReader, writer: Writer, state: ServerState): Prom
       const part = parser.take(more) ?? (unfinished && !more ? { replacePeers: false, peers: [] } : null);
       if (!part) return;
       parts++;
-      peers += part.peers.length;
       replacePeers ||= part.replacePeers;
       unfinished = more;
       try {
@@ -294,6 +313,7 @@ async function set(reader: LineReader, writer: Writer, state: ServerState): Prom
         if (parser.pending >= state.limits.setChunkLines || parser.pendingPeers >= state.limits.setChunkPeers) {
           await apply(true);
           await turn();
+          await getsDone(state, GET_FIRST_MS);
         }
       }
       if (!error) await apply(false);
@@ -307,7 +327,7 @@ async function set(reader: LineReader, writer: Writer, state: ServerState): Prom
       }
     }
     if (error) return writer.write(errnoReply(failure(error, state.logger)));
-    state.logger?.info("uapi set applied", { peers, replacePeers, parts, ms: Math.round(performance.now() - started) });
+    state.logger?.info("uapi set applied", { peers: parser.peersRead, replacePeers, parts, ms: Math.round(performance.now() - started) });
     return writer.write("errno=0\n\n");
   } finally {
     release();

@@ -200,6 +200,7 @@ export class SetParser {
   private peerLines = 0;
   private lines = 0;
   private newPeers = 0;
+  private allPeers = 0;
 
   /** Lines read since the last {@link take}. */
   get pending(): number {
@@ -209,6 +210,11 @@ export class SetParser {
   /** `public_key` lines read since the last {@link take}. */
   get pendingPeers(): number {
     return this.newPeers;
+  }
+
+  /** `public_key` lines read in all. */
+  get peersRead(): number {
+    return this.allPeers;
   }
 
   /**
@@ -229,6 +235,7 @@ export class SetParser {
       this.fresh = true;
       this.peerLines = 1;
       this.newPeers++;
+      this.allPeers++;
       return;
     }
     const peer = this.peer;

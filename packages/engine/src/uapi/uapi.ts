@@ -56,7 +56,7 @@ export async function uapiListen(iface: string, device: UapiDevice, options: Uap
   await takeOverStale(path);
   // Half-open: a client may shut its side after the request and still read the answer.
   const limits = { ...UAPI_LIMITS, ...options.limits };
-  const state: ServerState = { device, logger: options.logger, limits, setLock: Promise.resolve() };
+  const state: ServerState = { device, logger: options.logger, limits, setLock: Promise.resolve(), gets: 0, getsDone: [] };
   // Paused: a connection reads only when it is ready for the next line (see connection.ts).
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => void serveConnection(sock, state));
   server.maxConnections = limits.maxConnections;
