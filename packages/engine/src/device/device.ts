@@ -35,8 +35,17 @@ import { type DeviceState, keyId } from "./state.js";
 
 export type { DeviceAction } from "./actions.js";
 
+const isInitiation = (a: DeviceAction) => a.type === "send" && a.message === "initiation";
+
 /** The data plane should tick at least this often (ms) so worker events drive timers promptly. */
 export const POLL_INTERVAL = 250;
+/**
+ * Handshakes a {@link Device.tick} starts at most (each costs X25519 operations): with
+ * thousands of peers due at once (10,000 with persistent keepalives after `wg setconf`),
+ * the rest wait for the next ticks, taken in turn, and {@link Device.nextDeadline} says
+ * "now" until they are done, so the event loop runs between.
+ */
+export const TICK_INITIATIONS = 32;
 /** Default handshake messages per second above which cookies are demanded. */
 export const DEFAULT_LOAD_THRESHOLD = 100;
 
@@ -85,6 +94,8 @@ export function deviceRegionSize(capacity: TableCapacity = defaultCapacity()): n
 export class Device {
   private readonly s: DeviceState;
   private readonly freePeerSlots: number[] = [];
+  /** The peer whose timers the next tick runs first: where the last one ran out of initiations; -1: none. */
+  private resumeAt = -1;
 
   constructor(opts: DeviceOptions) {
     const capacity = opts.capacity ?? defaultCapacity();
@@ -231,6 +242,16 @@ export class Device {
     return this.s.peersBySlot.get(slot);
   }
 
+  /** Every peer, in the order added (for what must visit all of them cheaply; {@link peerStats} builds a record each). */
+  peers(): IterableIterator<Peer> {
+    return this.s.peersBySlot.values();
+  }
+
+  /** Number of peers. */
+  get peerCount(): number {
+    return this.s.peersBySlot.size;
+  }
+
   /**
    * Process a handshake datagram (types 1-3) from `endpoint` (an endpoint record).
    * MAC1 is checked before anything else; under load, MAC2 before any DH.
@@ -255,45 +276,77 @@ export class Device {
     return encodeTransport(this.s, slot, payload, now);
   }
 
-  /** Run due timers and poll the data plane's counters. */
+  /**
+   * Run due timers and poll the data plane's counters. At most TICK_INITIATIONS handshakes
+   * are started; the peers whose timers were not run then go first next time.
+   */
   tick(now: number): DeviceAction[] {
     const s = this.s;
     const actions: DeviceAction[] = [];
     s.keypairs.collect(now);
-    for (const peer of s.peersBySlot.values()) {
-      pollPeer(s, peer, now, actions);
-      for (const kind of peer.timers.due(now)) {
-        switch (kind) {
-          case "retransmit":
-            actions.push(...sendInitiation(s, peer, now, true));
-            break;
-          case "give-up":
-            dropInitiation(s, peer);
-            actions.push({ type: "handshake-failed", peer: peer.slot });
-            break;
-          case "new-handshake":
-            actions.push(...sendInitiation(s, peer, now, false));
-            break;
-          case "keepalive":
-          case "persistent-keepalive":
-            actions.push(...sendKeepalive(s, peer, now));
-            break;
-          case "zero-keys":
-            resetSessions(s, peer, now);
-            s.keypairs.collectAll();
-            actions.push({ type: "keys-zeroed", peer: peer.slot });
-            break;
-        }
+    let budget = TICK_INITIATIONS;
+    let next = -1;
+    const run = (peer: Peer) => {
+      if (budget <= 0) {
+        if (next < 0) next = peer.slot;
+        return;
       }
-      for (const slot of peer.ownedSlots) {
-        if (now - keypairCreatedAt(s.tables, slot) >= REJECT_AFTER_TIME) s.keypairs.expire(slot);
+      const before = actions.length;
+      this.runTimers(peer, now, actions);
+      for (let i = before; i < actions.length; i++) if (isInitiation(actions[i])) budget--;
+    };
+    // Every peer is polled; timers run from where the last tick stopped, round the list.
+    let started = this.resumeAt < 0 || !s.peersBySlot.has(this.resumeAt);
+    for (const peer of s.peersBySlot.values()) {
+      const before = actions.length;
+      pollPeer(s, peer, now, actions, budget > 0);
+      for (let i = before; i < actions.length; i++) if (isInitiation(actions[i])) budget--;
+      if (peer.slot === this.resumeAt) started = true;
+      if (started) run(peer);
+    }
+    if (this.resumeAt >= 0 && s.peersBySlot.has(this.resumeAt)) {
+      for (const peer of s.peersBySlot.values()) {
+        if (peer.slot === this.resumeAt) break;
+        run(peer);
       }
     }
+    this.resumeAt = next;
     return actions;
   }
 
-  /** The earliest time tick() has work to do (timers only; poll at least every POLL_INTERVAL). */
+  private runTimers(peer: Peer, now: number, actions: DeviceAction[]): void {
+    const s = this.s;
+    for (const kind of peer.timers.due(now)) {
+      switch (kind) {
+        case "retransmit":
+          actions.push(...sendInitiation(s, peer, now, true));
+          break;
+        case "give-up":
+          dropInitiation(s, peer);
+          actions.push({ type: "handshake-failed", peer: peer.slot });
+          break;
+        case "new-handshake":
+          actions.push(...sendInitiation(s, peer, now, false));
+          break;
+        case "keepalive":
+        case "persistent-keepalive":
+          actions.push(...sendKeepalive(s, peer, now));
+          break;
+        case "zero-keys":
+          resetSessions(s, peer, now);
+          s.keypairs.collectAll();
+          actions.push({ type: "keys-zeroed", peer: peer.slot });
+          break;
+      }
+    }
+    for (const slot of peer.ownedSlots) {
+      if (now - keypairCreatedAt(s.tables, slot) >= REJECT_AFTER_TIME) s.keypairs.expire(slot);
+    }
+  }
+
+  /** The earliest time tick() has work to do (timers only; poll at least every POLL_INTERVAL); -Infinity while a tick left timers to run. */
   nextDeadline(): number {
+    if (this.resumeAt >= 0 && this.s.peersBySlot.has(this.resumeAt)) return -Infinity;
     let at = Infinity;
     for (const peer of this.s.peersBySlot.values()) {
       at = Math.min(at, peer.timers.nextDeadline());

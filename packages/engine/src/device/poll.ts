@@ -18,15 +18,19 @@ import type { DeviceState } from "./state.js";
 /** Scratch for one poll, reused: the control plane is one thread. */
 const now_: PeerCounters = newCounters();
 
-/** Poll one peer's shared counters and flags; actions (initiations) are appended. */
-export function pollPeer(d: DeviceState, peer: Peer, now: number, actions: DeviceAction[]): void {
+/**
+ * Poll one peer's shared counters and flags; actions (initiations) are appended. With
+ * `mayInitiate` false, a handshake the workers asked for is left asked (the next poll
+ * takes it): the tick has started as many handshakes as it may.
+ */
+export function pollPeer(d: DeviceState, peer: Peer, now: number, actions: DeviceAction[], mayInitiate = true): void {
   const seen = peer.polled;
   const c = readCounters(d.tables, peer.slot, now_);
   // Received before sent: a reply we sent after receiving must stop the keepalive timer.
   if (c.rxPackets !== seen.rxPackets) {
     peer.timers.anyAuthenticatedPacketReceived();
     peer.timers.anyAuthenticatedPacketTraversal(now);
-    rekeyOnReceive(d, peer, now, actions);
+    if (mayInitiate) rekeyOnReceive(d, peer, now, actions);
   }
   if (c.rxData !== seen.rxData) peer.timers.dataReceived(now);
   if (c.txData !== seen.txData) peer.timers.dataSent(now);
@@ -43,7 +47,7 @@ export function pollPeer(d: DeviceState, peer: Peer, now: number, actions: Devic
     d.keypairs.reconcile(peer.slot, peer.ownedSlots, now);
   }
   if (c.endpointSeq !== seen.endpointSeq) pollEndpoint(d, peer);
-  if (takeHandshakeRequest(d.tables, peer.slot)) actions.push(...sendInitiation(d, peer, now, false));
+  if (mayInitiate && takeHandshakeRequest(d.tables, peer.slot)) actions.push(...sendInitiation(d, peer, now, false));
 }
 
 /** The initiator renews a keypair about to reach REJECT_AFTER_TIME while the peer still talks. */

@@ -32,7 +32,8 @@ export interface ControlLoopOptions {
 
 export class ControlLoop {
   private stopped = false;
-  private readonly endpoints = new Map<number, string>();
+  /** Each peer slot's endpoint record as of the last round, and its text. */
+  private readonly endpoints = new Map<number, { record: unknown; text: string }>();
   /** Settles when the loop has ended (after {@link stop}); rejects if it failed. */
   readonly done: Promise<void>;
 
@@ -62,7 +63,7 @@ export class ControlLoop {
   carryOut(actions: readonly DeviceAction[], replyFrom?: ReadonlyMap<DeviceAction, Uint8Array>): void {
     const { sender, logger, device } = this.o;
     for (const a of actions) {
-      const peer = a.peer >= 0 ? device.peerStats().find((p) => p.slot === a.peer) : undefined;
+      const peer = a.peer >= 0 ? device.peerBySlot(a.peer) : undefined;
       const name = peer ? encodeKey(peer.publicKey) : undefined;
       switch (a.type) {
         case "send": {
@@ -120,14 +121,16 @@ export class ControlLoop {
     logger.debug("control loop stopped");
   }
 
+  /** Logs peers whose endpoint the workers changed (a new record is polled only then). */
   private reportRoaming(): void {
-    for (const p of this.o.device.peerStats()) {
-      const now = p.endpoint ? formatEndpoint(p.endpoint) : "";
+    for (const p of this.o.device.peers()) {
       const before = this.endpoints.get(p.slot);
-      if (before !== undefined && before !== "" && now !== before) {
-        this.o.logger.info("peer roamed", { peer: encodeKey(p.publicKey), from: before, to: now });
+      if (before?.record === p.endpoint) continue;
+      const now = p.endpoint ? formatEndpoint(p.endpoint) : "";
+      if (before !== undefined && before.text !== "" && now !== before.text) {
+        this.o.logger.info("peer roamed", { peer: encodeKey(p.publicKey), from: before.text, to: now });
       }
-      this.endpoints.set(p.slot, now);
+      this.endpoints.set(p.slot, { record: p.endpoint, text: now });
     }
   }
 }

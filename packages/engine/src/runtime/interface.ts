@@ -18,6 +18,7 @@ import { formatIpNet, type HostPort, ipFamily, ipNetContains, parseHostPort } fr
 import { ConfigError } from "../protocol/errors.js";
 import { encodeKey } from "../protocol/keys.js";
 import { parseEndpoint } from "../tables/endpoint.js";
+import { MAX_PEERS } from "../tables/shared-tables.js";
 import { uapiListen, type UapiServer } from "../uapi/uapi.js";
 import { launch, type LaunchedParts, type LaunchPlan } from "./launch.js";
 import { serveMetrics, type ServedMetrics } from "./metrics.js";
@@ -145,7 +146,7 @@ export class Interface implements RunningInterface {
       tunName: cfg.tunName, workers: cfg.workers, mtu: cfg.mtu, maxMtu: cfg.mtu, address: formatIpNet(cfg.vip),
       routes: tunnelRoutes(config), fullTunnel: fullTunnelFamilies(config), privateKey: cfg.privateKey, listen: cfg.localAddr,
       peers: config.peers.map((p, i) => peerChange(p, endpoints[i])),
-      peerCapacity: Math.max(64, config.peers.length * 2), relayAddress: cfg.vip.bytes,
+      peerCapacity: Math.max(MAX_PEERS, config.peers.length * 2), relayAddress: cfg.vip.bytes, // room for peers added at run time
     };
     const self = await Interface.begin(plan, config, options.logger, cfg.metricsAddr);
     options.logger.info("interface up", {
@@ -165,7 +166,7 @@ export class Interface implements RunningInterface {
   static async startWg(name: string, options: StartOptions): Promise<Interface> {
     const plan: LaunchPlan = {
       tunName: name, workers: Math.max(1, Math.min(availableParallelism(), 8)), mtu: WG_DEFAULT_MTU, maxMtu: MAX_MTU, address: null,
-      routes: [], fullTunnel: [], privateKey: null, listen: { host: "::", port: 0 }, peers: [], peerCapacity: 1024, relayAddress: null,
+      routes: [], fullTunnel: [], privateKey: null, listen: { host: "::", port: 0 }, peers: [], peerCapacity: MAX_PEERS, relayAddress: null,
     };
     const self = await Interface.begin(plan, null, options.logger, options.metricsAddr ?? null);
     options.logger.info("interface created", { interface: self.p.tun.name, listen_port: self.listenPort, workers: plan.workers });

@@ -14,6 +14,7 @@ import { HandshakeRing, ringBytes } from "../dataplane/ring.js";
 import type { WorkerData } from "../dataplane/worker.js";
 import { Device, type DeviceAction, deviceRegionSize } from "../device/device.js";
 import type { PeerChange } from "../device/peer.js";
+import { tableCapacity } from "../tables/shared-tables.js";
 import type { Logger } from "../log/log.js";
 import { ControlLoop } from "./control-loop.js";
 import { ControlSender } from "./sender.js";
@@ -72,7 +73,7 @@ export interface LaunchedParts {
  */
 export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: readonly DeviceAction[]) => void): LaunchedParts {
   loadIoShim();
-  const capacity = { peers: plan.peerCapacity, keypairs: plan.peerCapacity * 3 + 16 };
+  const capacity = tableCapacity(plan.peerCapacity);
   // Sized for what it holds: the tables, and each worker's slots for the largest MTU.
   const perWorker = workerRegionBytes(plan.maxMtu) + ringBytes(RING_SLOTS) + 64;
   const memory = createSharedMemory(HEAP_BASE + deviceRegionSize(capacity) + plan.workers * perWorker + CONTROL_BYTES);

@@ -83,7 +83,8 @@ export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
         if (c.replaceAllowedIps) device.allowedIps.removePeer(slot);
         for (const net of c.allowedIps) device.allowedIps.insert(formatIpNet(net), slot);
       }
-      o.changed();
+      // A long request comes in parts (uapi/connection.ts): publish once, after the last.
+      if (!req.more) o.changed();
     },
   };
 }

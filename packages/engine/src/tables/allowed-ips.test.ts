@@ -32,6 +32,12 @@ function slowLookup(prefixes: { bytes: Uint8Array; cidr: number; peer: number }[
   return best;
 }
 
+/** The tries of a snapshot, depth first, whatever places their nodes have: [value, cidr, key, child 0, child 1]. */
+function trieOf(t: Int32Array): unknown[] {
+  const walk = (at: number): unknown => (at < 0 ? null : [t[at + 2], t[at + 3], Array.from(t.subarray(at + 4, at + 8)), walk(t[at]), walk(t[at + 1])]);
+  return [walk(t[0]), walk(t[1])];
+}
+
 describe("allowed IPs", () => {
   it("parses and formats addresses", () => {
     expect(formatIp(parseIp("fd00::1"))).toBe("fd00::1");
@@ -73,6 +79,126 @@ describe("allowed IPs", () => {
       expect(mismatches).toBe(0);
     }, 60_000);
   }
+
+  it("stays equal to a model through interleaved inserts, removals and replacements, and compiles the trie a fresh build would", () => {
+    type Entry = { bytes: Uint8Array; cidr: number; peer: number };
+    const table = new AllowedIps(true);
+    const model = new Map<string, Entry>();
+    const pool: Uint8Array[] = [];
+    const randomPrefix = () => {
+      const len = rnd(4) === 0 ? 16 : 4;
+      const bytes = randomBytes(len, pool.filter((b) => b.length === len));
+      pool.push(bytes);
+      const net = parseIpNet(`${formatIp(bytes)}/${rnd(len * 8 + 1)}`, "mask");
+      return { text: `${net.address}/${net.prefix}`, bytes: net.bytes, cidr: net.prefix };
+    };
+    const check = (frozen: Int32Array, frozenModel: Entry[]) => {
+      const now = [...model.values()];
+      for (let i = 0; i < 300; i++) {
+        const a = randomBytes(rnd(2) ? 4 : 16, pool);
+        const got = lookupAddress(table.snapshot, a, 0, a.length as 4 | 16);
+        if (got !== slowLookup(now, a)) throw new Error(`lookup of ${formatIp(a)}: ${got}, the model says ${slowLookup(now, a)}`);
+        // A snapshot taken before the changes still answers as the table did then.
+        expect(lookupAddress(frozen, a, 0, a.length as 4 | 16)).toBe(slowLookup(frozenModel, a));
+      }
+    };
+    let compiles = 0;
+    for (let round = 0; round < 150; round++) {
+      const frozen = table.snapshot;
+      const frozenModel = [...model.values()].map((e) => ({ ...e }));
+      const version = table.version;
+      const ops = 1 + rnd(40);
+      for (let k = 0; k < ops; k++) {
+        const op = rnd(10);
+        if (op < 5) {
+          const p = randomPrefix();
+          const peer = rnd(20);
+          table.insert(p.text, peer);
+          model.set(p.text, { bytes: p.bytes, cidr: p.cidr, peer });
+        } else if (op < 7 && model.size > 0) {
+          const keys = [...model.keys()];
+          const key = keys[rnd(keys.length)];
+          table.remove(key);
+          model.delete(key);
+        } else if (op < 8) {
+          const p = randomPrefix(); // mostly absent: changes nothing
+          table.remove(p.text);
+          model.delete(p.text);
+        } else if (op < 9) {
+          const peer = rnd(20);
+          table.removePeer(peer);
+          for (const [key, e] of model) if (e.peer === peer) model.delete(key);
+        } else {
+          // What Device.addPeer does with a new list: drop the peer's prefixes, add the new ones.
+          const peer = rnd(20);
+          table.removePeer(peer);
+          for (const [key, e] of model) if (e.peer === peer) model.delete(key);
+          for (let j = rnd(30); j > 0; j--) {
+            const p = randomPrefix();
+            table.insert(p.text, peer);
+            model.set(p.text, { bytes: p.bytes, cidr: p.cidr, peer });
+          }
+        }
+      }
+      // However many changes, one compile when the snapshot is next read.
+      const snap = table.snapshot;
+      expect(table.snapshot).toBe(snap);
+      if (snap !== frozen) compiles++;
+      expect(table.version - version).toBe(snap === frozen ? 0 : 1);
+      check(frozen, frozenModel);
+      expect(table.size).toBe(model.size);
+      for (let peer = 0; peer < 20; peer++) {
+        const mine = [...model].filter(([, e]) => e.peer === peer).map(([k]) => k);
+        expect(table.prefixesOf(peer).sort()).toEqual(mine.sort());
+        expect(table.countOf(peer)).toBe(mine.length);
+      }
+      // The trie edited in place is the one built from scratch from the same prefixes, and
+      // its snapshot at most twice the size (places of removed nodes are reused or compacted).
+      const fresh = new AllowedIps();
+      for (const [key, e] of model) fresh.insert(key, e.peer);
+      expect(trieOf(snap)).toEqual(trieOf(fresh.snapshot));
+      expect(snap.length).toBeLessThanOrEqual(2 * fresh.snapshot.length);
+    }
+    expect(compiles).toBeGreaterThan(100);
+    for (const key of [...model.keys()]) table.remove(key);
+    expect(Array.from(table.snapshot)).toEqual([-1, -1]);
+  }, 60_000);
+
+  it("takes 130,000 prefixes on one peer in well under the time wg setconf allows", () => {
+    const t = new AllowedIps(true);
+    const started = performance.now();
+    for (let i = 0; i < 130_000; i++) t.insert(`${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`, 1);
+    t.insert("0.0.0.0/0", 2);
+    const snap = t.snapshot;
+    const took = performance.now() - started;
+    expect(t.countOf(1)).toBe(130_000);
+    expect(lookupAddress(snap, parseIp("11.2.3.4"), 0, 4)).toBe(1);
+    expect(lookupAddress(snap, parseIp("200.2.3.4"), 0, 4)).toBe(2);
+    expect(took).toBeLessThan(10_000); // about half a second here; it took hours when every insert compiled
+    const removal = performance.now();
+    t.removePeer(1);
+    expect(Array.from(t.snapshot).length).toBe(2 + 8);
+    expect(performance.now() - removal).toBeLessThan(10_000);
+  }, 60_000);
+
+  it("reads prefixes in any form to the same entry: canonical text, host bits, no length, parsed", () => {
+    const t = new AllowedIps();
+    t.insert("10.1.2.3/8", 1);
+    t.insert(parseIpNet("10.0.0.0/8", "reject"), 2);
+    t.insert("10.0.0.0/8", 3);
+    t.insert("192.168.1.1", 4);
+    t.insert("fd00:0::1:2/64", 5);
+    expect(t.size).toBe(3);
+    expect(t.prefixesOf(3)).toEqual(["10.0.0.0/8"]);
+    expect(t.prefixesOf(4)).toEqual(["192.168.1.1/32"]);
+    expect(t.prefixesOf(5)).toEqual(["fd00::/64"]);
+    expect(t.prefixesOf(1)).toEqual([]);
+    for (const bad of ["010.0.0.0/8", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/8x", "256.0.0.0/8"]) expect(() => t.insert(bad, 1)).toThrow();
+    t.remove("10.9.9.9/8");
+    t.remove(parseIpNet("fd00::/64", "reject"));
+    expect(t.size).toBe(1);
+    expect(lookupAddress(t.snapshot, parseIp("192.168.1.1"), 0, 4)).toBe(4);
+  });
 
   it("checks the inner source and picks by destination of real headers", () => {
     const t = new AllowedIps();

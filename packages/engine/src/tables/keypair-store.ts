@@ -23,11 +23,14 @@ export const RETIRE_GRACE = 1_000;
 
 /** Keypair slot allocator and per-peer rotation over the shared tables. */
 export class KeypairStore {
+  /** Free slots, a stack: the lowest and the most recently freed are taken first, so only as many slots are touched as are used at once. */
   private free: number[] = [];
   private retired: { slot: number; at: number }[] = [];
+  /** Slots below this have been handed out before (and were zeroed then); those above never. */
+  private touched = 0;
 
   constructor(private readonly t: SharedTables) {
-    for (let k = 0; k < t.keypairCapacity; k++) this.free.push(k);
+    for (let k = t.keypairCapacity - 1; k >= 0; k--) this.free.push(k);
   }
 
   /** Slots ready for reuse (for tests and `show`). */
@@ -45,9 +48,13 @@ export class KeypairStore {
     // retired one is reused early (it is already invalid and unregistered; at worst a
     // worker that read it a moment ago seals one packet the peer will drop).
     if (this.free.length === 0 && this.retired.length > 0) this.collect(this.retired[0].at + RETIRE_GRACE);
-    const slot = this.free.shift();
+    const slot = this.free.pop();
     if (slot === undefined) throw new LayoutError("no free keypair slot: capacity must be at least 3 per peer");
     const t = this.t;
+    if (slot >= this.touched) {
+      wipeKeypair(t, slot); // first use: SharedTables.create leaves keypair slots as it finds them
+      this.touched = slot + 1;
+    }
     initKeypair(t, slot, { peer, localIndex, remoteIndex, sendKey: keys.send, receiveKey: keys.receive, createdAt: now, initiator });
     keys.send.fill(0);
     keys.receive.fill(0);

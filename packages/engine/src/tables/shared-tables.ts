@@ -34,6 +34,25 @@ export interface TableCapacity {
   keypairs: number;
 }
 
+/**
+ * The peers a running interface has room for unless its configuration has more: wg allows
+ * 10,000 and more, and peers added at run time (`wg set`, `wg setconf`) must find a slot.
+ * The tables are reserved at this size up front: about 39 MB of address space at 16,384,
+ * of which {@link SharedTables.create} writes only the peer slots and the receiver index
+ * (4 MB); the keypair slots (35 MB) are zeroed by the KeypairStore when first handed out,
+ * lowest first, so memory the kernel never had to hand over costs nothing.
+ */
+export const MAX_PEERS = 16384;
+
+/**
+ * Table sizes for `peers` peers: three keypair slots each (current, previous, next;
+ * whitepaper §5.4.6), and 16 for handshakes completing while slots wait out RETIRE_GRACE.
+ * The receiver index gets a power of two of at least four entries per keypair.
+ */
+export function tableCapacity(peers: number = MAX_PEERS): TableCapacity {
+  return { peers, keypairs: peers * 3 + 16 };
+}
+
 function indexCapacityFor(keypairs: number): number {
   let n = 16;
   while (n < keypairs * 4) n *= 2;
@@ -75,12 +94,18 @@ export class SharedTables {
     this.indexBase = this.keypairBase + this.keypairCapacity * KEYPAIR_SLOT_BYTES;
   }
 
-  /** Format a region (control plane, once) and return its views. */
+  /**
+   * Format a region (control plane, once) and return its views: the header, peer slots and
+   * receiver index are zeroed; keypair slots are left for the KeypairStore to zero when it
+   * first hands each out (none is reachable before: only the index and peer slots lead to one).
+   */
   static create(buffer: ArrayBufferLike, base: number, cap: TableCapacity): SharedTables {
     const size = sharedTablesSize(cap);
     if (base < 0 || base + size > buffer.byteLength) throw new LayoutError(`region needs ${size} bytes at ${base}, buffer has ${buffer.byteLength}`);
     if (cap.peers < 1 || cap.keypairs < 3) throw new LayoutError("need at least one peer and three keypairs");
-    new Uint8Array(buffer, base, size).fill(0);
+    const keypairs = base + HEADER_BYTES + cap.peers * PEER_SLOT_BYTES;
+    new Uint8Array(buffer, base, keypairs - base).fill(0);
+    new Uint8Array(buffer, keypairs + cap.keypairs * KEYPAIR_SLOT_BYTES, size - (keypairs - base) - cap.keypairs * KEYPAIR_SLOT_BYTES).fill(0);
     const h = new Int32Array(buffer, base, 8);
     h.set([MAGIC, VERSION, cap.peers, cap.keypairs, indexCapacityFor(cap.keypairs)]);
     return new SharedTables(buffer, base);

@@ -60,6 +60,12 @@ export interface UapiSetRequest {
   /** Remove every peer before applying `peers`. */
   readonly replacePeers: boolean;
   readonly peers: readonly UapiPeerChange[];
+  /**
+   * True on every part but the last of a request applied in parts (see SetParser): the
+   * device may leave publishing its changes (e.g. the data plane's allowed-IPs snapshot)
+   * to the last part, which may carry no change at all.
+   */
+  readonly more?: boolean;
 }
 
 /**
@@ -95,21 +101,48 @@ const { EINVAL, EPROTO } = constants.errno;
 
 /** Writes the answer to `get=1`, without the closing `errno=0` and empty line. */
 export function formatGet(s: DeviceSnapshot): string {
-  const lines: string[] = [];
-  if (s.privateKey) lines.push(`private_key=${encodeKeyHex(s.privateKey)}`);
-  lines.push(`listen_port=${s.listenPort}`);
-  if (s.fwmark) lines.push(`fwmark=${s.fwmark}`);
+  return [...formatGetChunks(s, Infinity)].join("");
+}
+
+/**
+ * The answer to `get=1` (without the closing `errno=0` and empty line) in pieces of about
+ * `chunkBytes` characters, so that an answer of any size (a peer with 130,000 allowed IPs,
+ * 10,000 peers) can be written a piece at a time, as the socket takes it.
+ */
+export function* formatGetChunks(s: DeviceSnapshot, chunkBytes = 32 << 10): Generator<string> {
+  let lines: string[] = [];
+  let size = 0;
+  const line = (l: string) => {
+    lines.push(l, "\n");
+    size += l.length + 1;
+  };
+  const full = () => size >= chunkBytes;
+  const take = () => {
+    const text = lines.join("");
+    lines = [];
+    size = 0;
+    return text;
+  };
+  if (s.privateKey) line(`private_key=${encodeKeyHex(s.privateKey)}`);
+  line(`listen_port=${s.listenPort}`);
+  if (s.fwmark) line(`fwmark=${s.fwmark}`);
   for (const p of s.peers) {
-    lines.push(`public_key=${encodeKeyHex(p.publicKey)}`);
-    lines.push(`preshared_key=${p.presharedKey ? encodeKeyHex(p.presharedKey) : "0".repeat(64)}`);
-    if (p.endpoint) lines.push(`endpoint=${p.endpoint}`);
-    for (const a of p.allowedIps) lines.push(`allowed_ip=${a}`);
-    lines.push(`last_handshake_time_sec=${Math.floor(p.lastHandshakeMs / 1000)}`);
-    lines.push(`last_handshake_time_nsec=${(p.lastHandshakeMs % 1000) * 1_000_000}`);
-    lines.push(`rx_bytes=${p.rxBytes}`, `tx_bytes=${p.txBytes}`);
-    lines.push(`persistent_keepalive_interval=${p.persistentKeepalive}`, "protocol_version=1");
+    line(`public_key=${encodeKeyHex(p.publicKey)}`);
+    line(`preshared_key=${p.presharedKey ? encodeKeyHex(p.presharedKey) : "0".repeat(64)}`);
+    if (p.endpoint) line(`endpoint=${p.endpoint}`);
+    for (const a of p.allowedIps) {
+      line(`allowed_ip=${a}`);
+      if (full()) yield take();
+    }
+    line(`last_handshake_time_sec=${Math.floor(p.lastHandshakeMs / 1000)}`);
+    line(`last_handshake_time_nsec=${(p.lastHandshakeMs % 1000) * 1_000_000}`);
+    line(`rx_bytes=${p.rxBytes}`);
+    line(`tx_bytes=${p.txBytes}`);
+    line(`persistent_keepalive_interval=${p.persistentKeepalive}`);
+    line("protocol_version=1");
+    if (full()) yield take();
   }
-  return lines.map((l) => l + "\n").join("");
+  if (size > 0) yield take();
 }
 
 /** Splits `key=value` lines; a line without `=` is a protocol error. */
@@ -141,36 +174,138 @@ function yes(key: string, v: string): true {
   return true;
 }
 
+type MutablePeerChange = { -readonly [K in keyof UapiPeerChange]: UapiPeerChange[K] } & { allowedIps: IpNet[] };
+
 /**
- * Parses the body of a `set=1` request (the lines after `set=1`, before the empty line).
- * Nothing is applied here: a request that fails to parse changes nothing.
- * @throws {UapiError} EPROTO for malformed lines, EINVAL for bad keys or values
+ * Reads a `set=1` request a line at a time and hands it out in parts, so that a request of
+ * any length (`wg setconf` with 130,000 allowed IPs) can be applied in order, a bounded
+ * piece at a time, as wireguard-go applies it while it reads. {@link take} returns what was
+ * read since the previous call as a request of its own: the device's keys and
+ * `replacePeers` in the part that read them; a peer whose lines go on in the next part is
+ * continued there as an `updateOnly` change of the same key (it exists by then, unless it
+ * was not to be created or was removed, and then it is still skipped). A peer is split
+ * only after its first `allowed_ip`, so its `remove`, `update_only` and other settings,
+ * which wg writes before the allowed IPs, always reach the device with its key.
+ * @example const p = new SetParser(); for (const l of lines) p.line(l); device.apply(p.take()!);
  */
-export function parseSet(lines: readonly string[]): UapiSetRequest {
-  const req: { -readonly [K in keyof UapiSetRequest]: UapiSetRequest[K] } = { replacePeers: false, peers: [] };
-  const peers: Array<{ -readonly [K in keyof UapiPeerChange]: UapiPeerChange[K] }> = [];
-  for (const [key, v] of pairs(lines)) {
-    const peer = peers[peers.length - 1];
+export class SetParser {
+  private req: { -readonly [K in keyof UapiSetRequest]: UapiSetRequest[K] } = { replacePeers: false, peers: [] };
+  private peers: MutablePeerChange[] = [];
+  /** The peer the lines are about, and whether the current part holds any of its lines. */
+  private peer: MutablePeerChange | null = null;
+  private touched = false;
+  /** The current peer started (with its public_key line) in the current part. */
+  private fresh = false;
+  /** Lines of the current peer in the current part. */
+  private peerLines = 0;
+  private lines = 0;
+  private newPeers = 0;
+  private allPeers = 0;
+
+  /** Lines read since the last {@link take}. */
+  get pending(): number {
+    return this.lines;
+  }
+
+  /** `public_key` lines read since the last {@link take}. */
+  get pendingPeers(): number {
+    return this.newPeers;
+  }
+
+  /** `public_key` lines read in all. */
+  get peersRead(): number {
+    return this.allPeers;
+  }
+
+  /**
+   * Reads one line (without its newline).
+   * @throws {UapiError} EPROTO for a malformed line, EINVAL for a bad key or value
+   */
+  line(line: string): void {
+    const eq = line.indexOf("=");
+    if (eq <= 0) throw new UapiError(EPROTO, `not key=value: ${JSON.stringify(line.slice(0, 40))}`);
+    const key = line.slice(0, eq);
+    const v = line.slice(eq + 1);
+    this.lines++;
     if (key === "public_key") {
       const pk = hexKey(key, v) ?? invalid(key, "must not be all zeros");
-      peers.push({ publicKey: pk, remove: false, updateOnly: false, replaceAllowedIps: false, allowedIps: [] });
-    } else if (!peer) {
-      if (key === "private_key") req.privateKey = hexKey(key, v);
-      else if (key === "listen_port") req.listenPort = uint(key, v, 65535);
-      else if (key === "fwmark") req.fwmark = uint(key, v, 0xffffffff);
-      else if (key === "replace_peers") req.replacePeers = yes(key, v);
+      this.peer = { publicKey: pk, remove: false, updateOnly: false, replaceAllowedIps: false, allowedIps: [] };
+      this.peers.push(this.peer);
+      this.touched = true;
+      this.fresh = true;
+      this.peerLines = 1;
+      this.newPeers++;
+      this.allPeers++;
+      return;
+    }
+    const peer = this.peer;
+    if (!peer) {
+      if (key === "private_key") this.req.privateKey = hexKey(key, v);
+      else if (key === "listen_port") this.req.listenPort = uint(key, v, 65535);
+      else if (key === "fwmark") this.req.fwmark = uint(key, v, 0xffffffff);
+      else if (key === "replace_peers") this.req.replacePeers = yes(key, v);
       else invalid(key, "not a device key");
-    } else if (key === "remove") peer.remove = yes(key, v);
+      return;
+    }
+    if (!this.touched) {
+      this.peers.push(peer);
+      this.touched = true;
+    }
+    this.peerLines++;
+    if (key === "remove") peer.remove = yes(key, v);
     else if (key === "update_only") peer.updateOnly = yes(key, v);
     else if (key === "preshared_key") peer.presharedKey = hexKey(key, v);
     else if (key === "endpoint") peer.endpoint = numericEndpoint(v);
     else if (key === "persistent_keepalive_interval") peer.persistentKeepalive = uint(key, v, 65535);
     else if (key === "replace_allowed_ips") peer.replaceAllowedIps = yes(key, v);
-    else if (key === "allowed_ip") peer.allowedIps = [...peer.allowedIps, allowedIp(v)];
-    else if (key === "protocol_version") { if (v !== "1") invalid(key, "only version 1 exists"); }
-    else invalid(key, "not a peer key");
+    else if (key === "allowed_ip") peer.allowedIps.push(allowedIp(v));
+    else if (key === "protocol_version") {
+      if (v !== "1") invalid(key, "only version 1 exists");
+    } else invalid(key, "not a peer key");
   }
-  return { ...req, peers };
+
+  /**
+   * What was read since the last call, as a request (`more`: parts of this request
+   * follow); null when nothing was.
+   */
+  take(more = false): UapiSetRequest | null {
+    if (this.lines === 0) return null;
+    const p = this.peer;
+    // Not yet past its settings: the peer waits for the next part, whole.
+    const holdBack = more && p !== null && this.fresh && p.allowedIps.length === 0;
+    const peers = holdBack ? this.peers.slice(0, -1) : this.peers;
+    if (holdBack && peers.length === 0 && this.lines === this.peerLines) return null;
+    const part: UapiSetRequest = more ? { ...this.req, peers, more } : { ...this.req, peers };
+    this.req = { replacePeers: false, peers: [] };
+    if (holdBack) {
+      this.peers = [p];
+      this.lines = this.peerLines;
+      this.newPeers = 1;
+      return part;
+    }
+    this.peers = [];
+    this.lines = 0;
+    this.newPeers = 0;
+    if (p) {
+      // The peer's next lines, if any, continue it; a removed peer's are read and ignored.
+      this.peer = { publicKey: p.publicKey, remove: p.remove, updateOnly: true, replaceAllowedIps: false, allowedIps: [] };
+      this.touched = false;
+      this.fresh = false;
+      this.peerLines = 0;
+    }
+    return part;
+  }
+}
+
+/**
+ * Parses the body of a whole `set=1` request (the lines after `set=1`, before the empty
+ * line). Nothing is applied here: a request that fails to parse changes nothing.
+ * @throws {UapiError} EPROTO for malformed lines, EINVAL for bad keys or values
+ */
+export function parseSet(lines: readonly string[]): UapiSetRequest {
+  const p = new SetParser();
+  for (const line of lines) p.line(line);
+  return p.take() ?? { replacePeers: false, peers: [] };
 }
 
 function numericEndpoint(v: string): string {

@@ -29,7 +29,7 @@ beforeAll(async () => {
   device = new MemoryDevice();
   device.privateKey = priv;
   device.listenPort = 51820;
-  device.apply({
+  device.applyNow({
     replacePeers: false,
     peers: [
       { publicKey: peerA, remove: false, updateOnly: false, presharedKey: psk, endpoint: "198.18.0.2:51820", persistentKeepalive: 25, replaceAllowedIps: false, allowedIps: [parseIpNet("100.64.0.2/32", "reject"), parseIpNet("fd00::2/128", "reject")] },

@@ -6,25 +6,27 @@
  * @module
  */
 import { lstatSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
-import { type Server, type Socket, createConnection, createServer } from "node:net";
+import { type Server, createConnection, createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../log/log.js";
-import { type DeviceSnapshot, type UapiDevice, UapiError, formatGet, parseGet, parseSet } from "./protocol.js";
+import { type DeviceSnapshot, type UapiDevice, UapiError, parseGet } from "./protocol.js";
+import { serveConnection, type ServerState, UAPI_LIMITS, type UapiLimits } from "./connection.js";
 
 export * from "./protocol.js";
+export { UAPI_LIMITS, type UapiLimits } from "./connection.js";
 
 /** Where `wg` looks for userspace interfaces. */
 export const UAPI_DIR = "/var/run/wireguard";
 
-// A request is a few lines per peer; this bounds what one connection can make us buffer.
-const MAX_REQUEST_BYTES = 16 << 20;
 
 /** Options of `uapiListen` and the client functions. */
 export interface UapiOptions {
   /** The socket directory; `UAPI_DIR` unless testing elsewhere. */
   readonly dir?: string;
   readonly logger?: Logger;
+  /** The server's bounds (lines, connections, stalls); {@link UAPI_LIMITS} unless testing them. */
+  readonly limits?: Partial<UapiLimits>;
 }
 
 /** A listening UAPI socket. */
@@ -53,7 +55,12 @@ export async function uapiListen(iface: string, device: UapiDevice, options: Uap
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   await takeOverStale(path);
   // Half-open: a client may shut its side after the request and still read the answer.
-  const server = createServer({ allowHalfOpen: true }, (sock) => serve(sock, device, options.logger));
+  const limits = { ...UAPI_LIMITS, ...options.limits };
+  const state: ServerState = { device, logger: options.logger, limits, setLock: Promise.resolve(), gets: 0, getsDone: [] };
+  // Paused: a connection reads only when it is ready for the next line (see connection.ts).
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => void serveConnection(sock, state));
+  server.maxConnections = limits.maxConnections;
+  server.on("drop", () => options.logger?.warn("uapi connection refused: too many at once", { max: limits.maxConnections }));
   // The socket grants control of the tunnel: create it private rather than chmod it later.
   const umask = process.umask(0o077);
   try {
@@ -96,62 +103,25 @@ async function closeServer(server: Server, path: string, ino: number): Promise<v
   }
 }
 
-/** Answers requests on one connection until the client closes it. */
-function serve(sock: Socket, device: UapiDevice, logger?: Logger): void {
-  let buf = "";
-  let busy = Promise.resolve();
-  sock.setEncoding("utf8");
-  sock.on("error", () => sock.destroy());
-  sock.on("data", (chunk: string) => {
-    buf += chunk;
-    if (buf.length > MAX_REQUEST_BYTES) return void sock.destroy();
-    let end: number;
-    while ((end = buf.indexOf("\n\n")) >= 0) {
-      const lines = buf.slice(0, end).split("\n");
-      buf = buf.slice(end + 2);
-      busy = busy.then(() => answer(lines, device, logger)).then((reply) => void (sock.writable && sock.write(reply)));
-    }
-  });
-  sock.on("end", () => void busy.then(() => sock.end()));
-}
-
-async function answer(lines: string[], device: UapiDevice, logger?: Logger): Promise<string> {
-  const [op, ...body] = lines;
-  try {
-    if (op === "get=1" && body.length === 0) return `${formatGet(await device.snapshot())}errno=0\n\n`;
-    if (op === "get=taltun" && body.length === 0 && device.counters) {
-      return `${Object.entries(device.counters()).map(([k, v]) => `${k}=${v}\n`).join("")}errno=0\n\n`;
-    }
-    if (op === "set=1") {
-      const request = parseSet(body);
-      await device.apply(request);
-      logger?.info("uapi set applied", { peers: request.peers.length, replacePeers: request.replacePeers });
-      return "errno=0\n\n";
-    }
-    throw new UapiError(constants.errno.EPROTO, `unknown operation ${JSON.stringify(op?.slice(0, 20))}`);
-  } catch (e) {
-    const errno = e instanceof UapiError ? e.errno : constants.errno.EIO;
-    logger?.warn("uapi request failed", { errno, error: e instanceof Error ? e.message : String(e) });
-    // On the wire the errno is negated, as wireguard-go writes it and wg reads it.
-    return `errno=${-errno}\n\n`;
-  }
-}
-
 /** Sends one request and reads its answer up to the empty line. */
 function request(path: string, text: string, timeoutMs = 5000): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const c = createConnection(path);
-    let buf = "";
+    // Pieces, joined once the empty line is in: an answer may be megabytes long.
+    const pieces: string[] = [];
+    let tail = "";
     c.setEncoding("utf8");
     c.setTimeout(timeoutMs, () => c.destroy(new UapiError(constants.errno.ETIMEDOUT, `${path}: no answer`)));
     c.once("connect", () => c.write(text));
     c.on("data", (d: string) => {
-      buf += d;
-      const end = buf.indexOf("\n\n");
+      pieces.push(d);
+      const end = (tail + d).indexOf("\n\n");
       if (end >= 0) {
         c.end();
-        resolve(buf.slice(0, end).split("\n"));
+        const all = pieces.join("");
+        resolve(all.slice(0, all.length - d.length - tail.length + end).split("\n"));
       }
+      tail = d.slice(-1);
     });
     c.once("error", (e: NodeJS.ErrnoException) =>
       reject(e instanceof UapiError ? e : new UapiError(constants.errno[e.code as keyof typeof constants.errno] ?? constants.errno.EIO, `${path}: ${e.code ?? e.message}`)),
