@@ -48,6 +48,8 @@ export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
     },
 
     apply(req: UapiSetRequest): void {
+      // A long request comes in parts (uapi/connection.ts): the data plane gets it whole, after the last.
+      device.holdChanges(req.more === true);
       if (req.listenPort !== undefined && req.listenPort !== o.listenPort) {
         throw new UapiError(EADDRINUSE, "changing the listen port of a running Taltun interface is not supported; restart it");
       }
@@ -71,7 +73,6 @@ export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
         if (c.replaceAllowedIps) device.allowedIps.removePeer(slot);
         for (const net of c.allowedIps) device.allowedIps.insert(formatIpNet(net), slot);
       }
-      // A long request comes in parts (uapi/connection.ts): publish once, after the last.
       if (!req.more) o.changed();
     },
   };
