@@ -24,13 +24,6 @@ for (const n of (process.argv.slice(2).length ? process.argv.slice(2) : ["130000
   const snap = table.snapshot;
   console.log(`${n} prefixes: insert one by one + snapshot ${ms(t)} (${snap.length * 4} bytes)`);
 
-  const b = new AllowedIps(true);
-  if ("batch" in b) {
-    t = performance.now();
-    (b as unknown as { batch(fn: () => void): void }).batch(() => { for (const p of prefixes) b.insert(p, 1); });
-    void b.snapshot;
-    console.log(`${n} prefixes: insert in one batch + snapshot ${ms(t)}`);
-  }
   t = performance.now();
   for (let i = 0; i < 1000; i++) table.insert(prefixes[i], 2);
   void table.snapshot;

@@ -96,6 +96,8 @@ export class Device {
   private readonly freePeerSlots: number[] = [];
   /** The peer whose timers the next tick runs first: where the last one ran out of initiations; -1: none. */
   private resumeAt = -1;
+  /** Slots of peers removed while changes are held: not given to another peer before the release. */
+  private heldSlots: number[] | null = null;
 
   constructor(opts: DeviceOptions) {
     const capacity = opts.capacity ?? defaultCapacity();
@@ -195,7 +197,7 @@ export class Device {
     let peer = s.peersByKey.get(keyId(change.publicKey));
     if (!peer) {
       const slot = this.freePeerSlots.pop();
-      if (slot === undefined) throw new LayoutError("no free peer slot");
+      if (slot === undefined) throw new LayoutError(this.heldSlots?.length ? "no free peer slot until the change under way is complete" : "no free peer slot");
       const pk = change.publicKey.slice();
       const ss = s.identity ? precomputeStaticStatic(s.identity, pk) : new Uint8Array(32);
       peer = new Peer(slot, { remoteStatic: pk, presharedKey: new Uint8Array(32), staticStatic: ss }, null, 0, s.jitter);
@@ -229,7 +231,23 @@ export class Device {
     releasePeer(s.tables, peer.slot);
     s.peersByKey.delete(keyId(publicKey));
     s.peersBySlot.delete(peer.slot);
-    this.freePeerSlots.push(peer.slot);
+    (this.heldSlots ?? this.freePeerSlots).push(peer.slot);
+  }
+
+  /**
+   * Hold (true) or release (false) what the data plane sees of a change made in steps (a
+   * long UAPI request applied in parts): while held, the allowed-IPs snapshot stays the one
+   * the workers have, and the slot of a peer removed meanwhile is not given to a new peer
+   * (the workers' snapshot may still route to it). On release both catch up: the next
+   * snapshot has the whole change, and the slots are free again.
+   */
+  holdChanges(on: boolean): void {
+    this.s.allowedIps.hold(on);
+    if (on) this.heldSlots ??= [];
+    else if (this.heldSlots) {
+      this.freePeerSlots.push(...this.heldSlots);
+      this.heldSlots = null;
+    }
   }
 
   /** The slot of the peer with this public key, or -1. */

@@ -12,7 +12,9 @@ import { encodeKeyHex } from "../protocol/keys.js";
 import { keypairFlags } from "../tables/keypair-slot.js";
 import { CURRENT, keypairOf, NEXT, peerGeneration, PREVIOUS, readCounters, readEndpoint } from "../tables/peer-slot.js";
 import { KEYPAIR_SLOT_BYTES, type SharedTables } from "../tables/shared-tables.js";
-import { parseSet } from "../uapi/protocol.js";
+import { lookupAddress } from "../tables/allowed-ips.js";
+import { parseIp } from "../protocol/address.js";
+import { parseSet, SetParser } from "../uapi/protocol.js";
 
 const rxPackets = (t: SharedTables, peer: number) => readCounters(t, peer).rxPackets;
 
@@ -115,6 +117,49 @@ describe("peers added and removed while others have sessions", () => {
     expect(readEndpoint(t, slot).record.every((b) => b === 0)).toBe(true);
     expect(peerGeneration(t, slot)).toBe(generation + 1);
     expect(hub.plane.seal(slot, [ipv4(hub.vip, "100.64.0.99", 20)], w.clock.now())[0]).toBeNull();
+    trafficFlows(w, hub, [kept]);
+  });
+
+  it("a request applied in parts (wg setconf of thousands of lines) reaches the workers whole, after the last part, and no removed peer's slot changes hands meanwhile", () => {
+    const { w, hub, spokes } = hubWithSpokes(2);
+    const [gone, kept] = spokes;
+    const before = session(w, hub, kept);
+    let published = 0;
+    const uapi = uapiDevice({
+      device: hub.device,
+      listenPort: () => 51820,
+      setListenPort: async (port) => port,
+      fwmark: () => 0,
+      setFwmark: () => {},
+      privateKey: () => hub.privateKey,
+      setPrivateKey: () => {},
+      changed: () => void published++,
+      counters: () => ({}),
+    });
+    const goneSlot = w.slotOf(hub, gone);
+    const snapshot = hub.device.allowedIps.snapshot;
+    const newcomers = Array.from({ length: 3 }, () => publicKeyOf(generatePrivateKey()));
+    const parser = new SetParser();
+    const lines = [`public_key=${encodeKeyHex(gone.publicKey)}`, "remove=true"];
+    newcomers.forEach((k, i) => lines.push(`public_key=${encodeKeyHex(k)}`, `allowed_ip=100.64.3.${i}/32`));
+    for (const line of lines) {
+      parser.line(line);
+      if (line.startsWith("allowed_ip")) uapi.apply(parser.take(true)!);
+    }
+    // Three parts applied, more to come: the device has changed, the workers' view has not.
+    expect(hub.device.peerSlot(gone.publicKey)).toBe(-1);
+    expect(newcomers.map((k) => hub.device.peerSlot(k))).not.toContain(goneSlot);
+    expect(hub.device.allowedIps.snapshot).toBe(snapshot);
+    expect(published).toBe(0);
+    uapi.apply(parser.take() ?? { replacePeers: false, peers: [] });
+    expect(published).toBe(1);
+    const now = hub.device.allowedIps.snapshot;
+    expect(now).not.toBe(snapshot);
+    expect(lookupAddress(now, parseIp("100.64.3.2"), 0, 4)).toBe(hub.device.peerSlot(newcomers[2]));
+    expect(lookupAddress(now, parseIp(gone.vip), 0, 4)).toBe(-1);
+    // Released: the slot is free again for the next peer.
+    expect(hub.device.addPeer({ publicKey: publicKeyOf(generatePrivateKey()) })).toBe(goneSlot);
+    expect(session(w, hub, kept)).toEqual(before);
     trafficFlows(w, hub, [kept]);
   });
 });

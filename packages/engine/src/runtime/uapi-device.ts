@@ -55,6 +55,8 @@ export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
     },
 
     async apply(req: UapiSetRequest): Promise<void> {
+      // A long request comes in parts (uapi/connection.ts): the data plane gets it whole, after the last.
+      device.holdChanges(req.more === true);
       if (req.listenPort !== undefined && req.listenPort !== o.listenPort()) {
         try {
           await o.setListenPort(req.listenPort);
@@ -83,7 +85,6 @@ export function uapiDevice(o: UapiDeviceOptions): UapiDevice {
         if (c.replaceAllowedIps) device.allowedIps.removePeer(slot);
         for (const net of c.allowedIps) device.allowedIps.insert(formatIpNet(net), slot);
       }
-      // A long request comes in parts (uapi/connection.ts): publish once, after the last.
       if (!req.more) o.changed();
     },
   };

@@ -200,6 +200,23 @@ describe("allowed IPs", () => {
     expect(lookupAddress(t.snapshot, parseIp("192.168.1.1"), 0, 4)).toBe(4);
   });
 
+  it("while held, keeps the last snapshot whatever changes; released, makes one with all of them", () => {
+    const t = new AllowedIps(true);
+    t.insert("10.0.0.0/8", 1);
+    const before = t.snapshot;
+    const version = t.version;
+    t.hold(true);
+    t.insert("10.1.0.0/16", 2);
+    t.removePeer(1);
+    expect(t.snapshot).toBe(before);
+    expect(t.version).toBe(version);
+    expect(t.prefixesOf(2)).toEqual(["10.1.0.0/16"]); // the table itself has changed
+    t.hold(false);
+    expect(t.version).toBe(version + 1);
+    expect(lookupAddress(t.snapshot, parseIp("10.1.2.3"), 0, 4)).toBe(2);
+    expect(lookupAddress(t.snapshot, parseIp("10.2.2.3"), 0, 4)).toBe(-1);
+  });
+
   it("checks the inner source and picks by destination of real headers", () => {
     const t = new AllowedIps();
     t.insert("100.64.0.2/32", 1);

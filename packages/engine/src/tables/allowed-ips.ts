@@ -320,22 +320,35 @@ export class AllowedIps {
   private current: Int32Array;
   private published = 0;
   private dirty = false;
+  private held = false;
 
   /** `shared`: allocate snapshots in SharedArrayBuffers, so workers can read them. */
   constructor(private readonly shared = false) {
     this.current = this.compile();
   }
 
-  /** The current snapshot; valid forever, replaced (never changed) on updates. Made here if the table changed. */
+  /**
+   * The current snapshot; valid forever, replaced (never changed) on updates. Made here if
+   * the table changed, unless {@link hold} holds the last one.
+   */
   get snapshot(): Int32Array {
-    if (this.dirty) this.current = this.compile();
+    if (this.dirty && !this.held) this.current = this.compile();
     return this.current;
   }
 
   /** Incremented with every new snapshot, so the data plane knows when to pick one up. */
   get version(): number {
-    if (this.dirty) this.current = this.compile();
+    if (this.dirty && !this.held) this.current = this.compile();
     return this.published;
+  }
+
+  /**
+   * While held, {@link snapshot} stays the last one made, whatever changes: a change made
+   * in steps (a long UAPI request in parts) reaches the data plane whole, in one snapshot,
+   * once released.
+   */
+  hold(on: boolean): void {
+    this.held = on;
   }
 
   /** Number of prefixes in the table. */
