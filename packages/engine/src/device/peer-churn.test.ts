@@ -18,6 +18,21 @@ import { parseSet, SetParser } from "../uapi/protocol.js";
 
 const rxPackets = (t: SharedTables, peer: number) => readCounters(t, peer).rxPackets;
 
+/** The UAPI view of `hub`'s Device, as a running interface builds it, without sockets. */
+function uapiOf(hub: Node, changed: () => void = () => {}) {
+  return uapiDevice({
+    device: hub.device,
+    listenPort: () => 51820,
+    setListenPort: async (port) => port,
+    fwmark: () => 0,
+    setFwmark: () => {},
+    privateKey: () => hub.privateKey,
+    setPrivateKey: () => {},
+    changed,
+    counters: () => ({}),
+  });
+}
+
 function hubWithSpokes(n: number) {
   const w = new World();
   const hub = w.addNode("hub", "100.64.0.1");
@@ -82,17 +97,7 @@ describe("peers added and removed while others have sessions", () => {
   it("through the UAPI (wg set): add, remove, re-add", async () => {
     const { w, hub, spokes } = hubWithSpokes(2);
     const before = spokes.map((s) => session(w, hub, s));
-    const uapi = uapiDevice({
-      device: hub.device,
-      listenPort: () => 51820,
-      setListenPort: async (port) => port,
-      fwmark: () => 0,
-      setFwmark: () => {},
-      privateKey: () => hub.privateKey,
-      setPrivateKey: () => {},
-      changed: () => {},
-      counters: () => ({}),
-    });
+    const uapi = uapiOf(hub);
     const other = publicKeyOf(generatePrivateKey());
     const set = (...lines: string[]) => uapi.apply(parseSet(lines));
     await set(`public_key=${encodeKeyHex(other)}`, "allowed_ip=100.64.2.0/24");
@@ -125,17 +130,7 @@ describe("peers added and removed while others have sessions", () => {
     const [gone, kept] = spokes;
     const before = session(w, hub, kept);
     let published = 0;
-    const uapi = uapiDevice({
-      device: hub.device,
-      listenPort: () => 51820,
-      setListenPort: async (port) => port,
-      fwmark: () => 0,
-      setFwmark: () => {},
-      privateKey: () => hub.privateKey,
-      setPrivateKey: () => {},
-      changed: () => void published++,
-      counters: () => ({}),
-    });
+    const uapi = uapiOf(hub, () => void published++);
     const goneSlot = w.slotOf(hub, gone);
     const snapshot = hub.device.allowedIps.snapshot;
     const newcomers = Array.from({ length: 3 }, () => publicKeyOf(generatePrivateKey()));
