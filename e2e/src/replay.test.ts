@@ -120,7 +120,8 @@ for (const [kind, n] of [["taltun", 170], ["wireguard-go", 174]] as const) {
       expect(snmp(lab, hub, "Icmp", "InEchos") - echoesBefore).toBe(PINGS);
       listener.child.kill("SIGTERM");
       await listener.exited;
-      expect(JSON.parse(listener.output().trim().split("\n").pop()!)).toEqual({ evil: 0, other: LEGIT });
+      const heard = JSON.parse(listener.output().trim().split("\n").pop()!) as { evil: number; other: number };
+      expect({ evil: heard.evil, other: heard.other }).toEqual({ evil: 0, other: LEGIT });
       // The session is the one the spoke made: no new handshake on either side, the endpoint unchanged.
       expect(wgShow(lab, hub, hubIf, "latest-handshakes").get(sk.publicKey)).toBe(hubHandshake);
       expect(wgShow(lab, hub, hubIf, "endpoints").get(sk.publicKey)).toBe(hubEndpoint);
