@@ -32,15 +32,36 @@ process.once("SIGINT", () => void lab.close().then(() => process.exit(130)));
 const deadline = Date.now() + minutes * 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tally = { tcpRuns: 0, udpRuns: 0, iperfFailed: 0, wgSet: 0, reloads: 0, reloadFailed: 0 };
+/** iperf3 runs (seconds since the epoch) with UDP loss or TCP retransmits, and reload times: to explain lost pings. */
+const runs: { kind: "tcp" | "udp"; start: number; end: number; udpLostPercent?: number; tcpRetransmits?: number }[] = [];
+const reloadTimes: number[] = [];
+const now = () => Date.now() / 1000;
 
-/** Runs `cmd` in `ns` again and again until the deadline, counting runs and failures. */
-async function loop(ns: string, cmd: string[], ok: () => void): Promise<void> {
+/** Runs iperf3 (-J) in `ns` again and again until the deadline, keeping what each run reports. */
+async function loop(ns: string, kind: "tcp" | "udp", cmd: string[]): Promise<void> {
   while (Date.now() < deadline - 12_000) {
-    const p: LabProcess = lab.spawn(ns, cmd);
-    if ((await p.exited) === 0) ok();
-    else tally.iperfFailed++;
+    const start = now();
+    const p: LabProcess = lab.spawn(ns, [...cmd, "-J"]);
+    if ((await p.exited) !== 0) {
+      tally.iperfFailed++;
+      await sleep(1000);
+      continue;
+    }
+    const end = JSON.parse(p.output()).end;
+    runs.push({ kind, start, end: now(), udpLostPercent: end.sum?.lost_percent, tcpRetransmits: end.sum_sent?.retransmits });
+    if (kind === "tcp") tally.tcpRuns++;
+    else tally.udpRuns++;
     await sleep(1000);
   }
+}
+
+/** Lost pings (from `ping -D -O`), and how many fell within 2 s after a reload or during a UDP iperf3 run. */
+function pingLosses(output: string): string {
+  const lost = [...output.matchAll(/^\[(\d+\.\d+)\] no answer yet for icmp_seq=(\d+)/gm)].map((m) => Number(m[1]));
+  const afterReload = lost.filter((t) => reloadTimes.some((r) => t >= r && t - r < 2)).length;
+  const duringUdp = lost.filter((t) => runs.some((r) => r.kind === "udp" && t >= r.start && t <= r.end)).length;
+  const summary = output.match(/\d+ packets transmitted, \d+ received.*?loss/)?.[0] ?? "no summary";
+  return `${summary}; of ${lost.length} unanswered: ${afterReload} within 2 s after a reload, ${duringUdp} during a UDP iperf3 run`;
 }
 
 /** Least-squares slope of ys over xs. */
@@ -68,11 +89,11 @@ try {
   const secondsLeft = Math.floor((deadline - Date.now()) / 1000);
   // Bounded rates: this machine is shared; the point is time under churn, not throughput.
   const traffic = [
-    loop(a.ns, ["iperf3", "-c", hubVip, "-p", "5201", "-t", "10", "-b", "100M"], () => tally.tcpRuns++),
-    loop(b.ns, ["iperf3", "-c", hubVip, "-p", "5202", "-t", "10", "-u", "-b", "30M", "-l", "1200"], () => tally.udpRuns++),
+    loop(a.ns, "tcp", ["iperf3", "-c", hubVip, "-p", "5201", "-t", "10", "-b", "100M"]),
+    loop(b.ns, "udp", ["iperf3", "-c", hubVip, "-p", "5202", "-t", "10", "-u", "-b", "30M", "-l", "1200"]),
   ];
-  const pingHub = lab.spawn(c.ns, ["ping", "-q", "-i", "0.2", "-w", String(Math.max(1, secondsLeft - 5)), hubVip]);
-  const pingRelay = lab.spawn(c.ns, ["ping", "-q", "-i", "0.5", "-w", String(Math.max(1, secondsLeft - 5)), a.vip]);
+  const pingHub = lab.spawn(c.ns, ["ping", "-D", "-O", "-i", "0.2", "-w", String(Math.max(1, secondsLeft - 5)), hubVip]);
+  const pingRelay = lab.spawn(c.ns, ["ping", "-D", "-O", "-i", "0.5", "-w", String(Math.max(1, secondsLeft - 5)), a.vip]);
 
   // Churn: a peer added and removed by wg set every 3 s; every 15 s a reload of a file
   // that gains or loses a peer and changes a spoke's keepalive.
@@ -92,6 +113,7 @@ try {
           : original;
         writeFileSync(file, toml);
         try {
+          reloadTimes.push(now());
           lab.exec(net.hub, ["node", TALTUN_CLI, "reload", net.hubIf]);
           tally.reloads++;
         } catch {
@@ -119,13 +141,15 @@ try {
   const perMin = (ys: number[]) => slope(half.map((r) => r.t / 60), ys);
   const stat = (name: string, ys: number[]) =>
     `${name}: start ${ys[0].toFixed(1)}, end ${ys.at(-1)!.toFixed(1)}, max ${Math.max(...ys).toFixed(1)} MiB; second-half slope ${perMin(ys.slice(-half.length)).toFixed(2)} MiB/min`;
-  const loss = (p: LabProcess) => p.output().match(/\d+ packets transmitted, \d+ received.*?loss/)?.[0] ?? p.output().trim();
   console.log("\nsummary");
   console.log(stat("hub RSS", rows.map((r) => r.rss)));
   console.log(stat("main heap", rows.map((r) => r.mainHeap)));
   for (let w = 0; w < rows[0].heaps.length; w++) console.log(stat(`worker ${w} heap`, rows.map((r) => r.heaps[w])));
   console.log(`traffic: ${JSON.stringify(tally)}`);
-  console.log(`pings to the hub: ${loss(pingHub)}; relayed to a spoke: ${loss(pingRelay)}`);
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : NaN);
+  console.log(`iperf3: UDP loss ${mean(runs.flatMap((r) => r.udpLostPercent ?? [])).toFixed(2)}% on average; TCP retransmits ${mean(runs.flatMap((r) => r.tcpRetransmits ?? [])).toFixed(0)} a run on average`);
+  console.log(`pings to the hub: ${pingLosses(pingHub.output())}`);
+  console.log(`pings relayed to a spoke: ${pingLosses(pingRelay.output())}`);
   if (net.hubProcess.child.exitCode !== null) throw new Error(`the hub exited: ${net.hubProcess.output()}`);
 } finally {
   await lab.close();
