@@ -9,10 +9,11 @@
  * response changes nothing at the spoke; pings and the transfer go on intact. Once with a
  * Taltun spoke, once with stock wireguard-go as the spoke.
  */
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CapturedDatagram, dataplane, messageTypeOf, readPcapUdp, scrape, sendDatagrams, snmp, wgShow } from "./adversary.js";
-import { Lab, type LabProcess, requireLabPreconditions, run, waitFor } from "./netns.js";
+import { Lab, type LabProcess, requireLabPreconditions, waitFor } from "./netns.js";
 import { startTaltun } from "./taltun.js";
 import { pingOk, startTransfer, verifiedTransfer } from "./transfer.js";
 import { startWireguardGo, wgKeyPair } from "./wireguard-go.js";
@@ -36,7 +37,7 @@ for (const [kind, n] of [["taltun", 170], ["wireguard-go", 174]] as const) {
 
     beforeAll(() => {
       requireLabPreconditions();
-      run("sh", ["-c", "command -v tcpdump"]);
+      if (spawnSync("sh", ["-c", "command -v tcpdump"]).status !== 0) throw new Error("the replay test captures with tcpdump: run bash scripts/setup.sh");
       hub = lab.netns("hub");
       spoke = lab.netns("spoke");
       evil = lab.netns("evil");
