@@ -158,9 +158,10 @@ export interface TaltunHub {
  * linked to the hub on 198.18.<net>.(4i+1)/30 and .(4i+2)/30, tunnel addresses
  * 100.64.<net>.1 (hub) and 100.64.<net>.(10+i) (spoke i); the spokes route the whole
  * 100.64.<net>.0/24 through the hub, so spoke-to-spoke traffic is relayed by it.
- * Resolves once every spoke's first ping to the hub has come back.
+ * Resolves once every spoke's first ping to the hub has come back. `hubArgs` are passed to
+ * the hub's `taltun up` (e.g. `--metrics-addr`).
  */
-export async function taltunHub(lab: Lab, net: number, count: number): Promise<TaltunHub> {
+export async function taltunHub(lab: Lab, net: number, count: number, hubArgs: string[] = []): Promise<TaltunHub> {
   const hub = lab.netns("hub");
   const hubKeys = wgKeyPair();
   const hubIf = `h${net}${lab.tag}`.slice(0, 15);
@@ -173,7 +174,7 @@ export async function taltunHub(lab: Lab, net: number, count: number): Promise<T
   const hubProcess = await startTaltun(lab, hub, {
     mode: "server", tunName: hubIf, localAddr: "0.0.0.0:51820", vip: `${hubVip}/24`, privateKey: hubKeys.privateKey,
     peers: spokes.map((s) => ({ vip: s.vip, publicKey: s.keys.publicKey })),
-  });
+  }, hubArgs);
   const started = [];
   for (const [i, s] of spokes.entries()) {
     const process = await startTaltun(lab, s.ns, {

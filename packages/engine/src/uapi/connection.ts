@@ -19,6 +19,11 @@
  * - An answer is written a piece at a time (formatGetChunks), waiting for the socket to
  *   drain, so it may be longer than any buffer; one that the client does not read for
  *   `writeStallMs` (30 s) ends the connection.
+ * - At most `maxConnections` (32) are served at once. When a new one comes and all are
+ *   taken, the one that has waited on its client the longest (for a request, for the rest
+ *   of a line, or for it to read an answer) is closed to make room: connections a client
+ *   leaves open and silent cannot lock `wg` out. Only when every connection is working
+ *   (or in a `set=1`) is the new one closed at once.
  * @module
  */
 import type { Socket } from "node:net";
@@ -38,7 +43,7 @@ export interface UapiLimits {
   readonly writeStallMs: number;
   /** A `set=1` request that sends nothing more for this long (ms) is dropped: other requests wait for it. */
   readonly setIdleMs: number;
-  /** Connections served at once; more are closed at once. `wg` opens one per command. */
+  /** Connections served at once; beyond it the longest waiting on its client makes room. `wg` opens one per command. */
   readonly maxConnections: number;
 }
 
@@ -58,6 +63,35 @@ export interface ServerState {
   /** Answers to `get` being written, and who waits for there to be none. */
   gets: number;
   getsDone: Array<() => void>;
+  /** The connections being served. */
+  readonly held: Set<Held>;
+}
+
+/** A connection being served, and since when (performance.now()) it has waited on its client. */
+export interface Held {
+  readonly sock: Socket;
+  /** Waiting for input or for the client to read; null while working. */
+  waitingSince: number | null;
+  /** In a `set=1` request: never evicted (it has its own idle bound, and may have applied parts). */
+  inSet: boolean;
+}
+
+/**
+ * Makes room for a new connection: true when it may be served, after closing the
+ * connection that has waited on its client the longest if the server is full; false
+ * when every connection is working (the caller closes the new one).
+ */
+export function admit(state: ServerState): boolean {
+  if (state.held.size < state.limits.maxConnections) return true;
+  let oldest: Held | null = null;
+  for (const h of state.held) {
+    if (h.waitingSince !== null && !h.inSet && (oldest === null || h.waitingSince < oldest.waitingSince!)) oldest = h;
+  }
+  if (!oldest) return false;
+  state.logger?.warn("uapi connection closed to make room: it waited on its client the longest", { waitedMs: Math.round(performance.now() - oldest.waitingSince!), max: state.limits.maxConnections });
+  state.held.delete(oldest);
+  oldest.sock.destroy();
+  return true;
 }
 
 /** How long a part of a long `set=1` waits for answers being written (they go first, but may not stall it). */
@@ -87,6 +121,7 @@ class LineReader {
   constructor(
     private readonly sock: Socket,
     private readonly maxLine: number,
+    private readonly held: Held,
   ) {
     const wake = () => this.wake?.();
     sock.on("readable", wake);
@@ -115,14 +150,15 @@ class LineReader {
   }
 
   private waitForInput(idleMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
+    this.held.waitingSince = performance.now();
+    return new Promise<void>((resolve, reject) => {
       const timer = Number.isFinite(idleMs) ? setTimeout(() => reject(new Hangup(`nothing received for ${idleMs} ms in the middle of a request`, errnoReply(ETIMEDOUT))), idleMs) : null;
       this.wake = () => {
         this.wake = null;
         if (timer) clearTimeout(timer);
         resolve();
       };
-    });
+    }).finally(() => (this.held.waitingSince = null));
   }
 
   /** A whole line from what was read already, or undefined. */
@@ -160,6 +196,7 @@ class Writer {
   constructor(
     private readonly sock: Socket,
     private readonly stallMs: number,
+    private readonly held: Held,
   ) {}
 
   /** False when the connection is gone (or was dropped for not reading). */
@@ -177,8 +214,10 @@ class Writer {
 
   private drained(): Promise<boolean> {
     const sock = this.sock;
+    this.held.waitingSince = performance.now();
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
+        this.held.waitingSince = null;
         clearTimeout(timer);
         sock.off("drain", onDrain);
         sock.off("close", onClose);
@@ -197,20 +236,25 @@ class Writer {
   }
 }
 
-/** Serves requests on `sock` (created paused) until the client closes it. */
+/** Serves requests on `sock` (created paused, and {@link admit}ted) until the client closes it. */
 export async function serveConnection(sock: Socket, state: ServerState): Promise<void> {
   sock.on("error", () => sock.destroy());
+  const held: Held = { sock, waitingSince: null, inSet: false };
+  state.held.add(held);
+  sock.once("close", () => state.held.delete(held));
   const { logger, limits } = state;
-  const reader = new LineReader(sock, limits.maxLineBytes);
-  const writer = new Writer(sock, limits.writeStallMs);
+  const reader = new LineReader(sock, limits.maxLineBytes, held);
+  const writer = new Writer(sock, limits.writeStallMs, held);
   try {
     for (;;) {
       const op = await reader.line();
       if (op === null) break;
       if (op === "") continue; // stray empty lines between requests
       let ok: boolean;
-      if (op === "set=1") ok = await set(reader, writer, state);
-      else if (op === "get=1" || (op === "get=taltun" && state.device.counters)) ok = await get(op, reader, writer, state);
+      if (op === "set=1") {
+        held.inSet = true;
+        ok = await set(reader, writer, state).finally(() => (held.inSet = false));
+      } else if (op === "get=1" || (op === "get=taltun" && state.device.counters)) ok = await get(op, reader, writer, state);
       else {
         const complete = await skipRequest(reader);
         logger?.warn("uapi request failed", { errno: EPROTO, error: `unknown operation ${JSON.stringify(op.slice(0, 20))}` });

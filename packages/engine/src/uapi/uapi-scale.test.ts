@@ -247,16 +247,37 @@ describe("UAPI bounds", () => {
     expect([s.device.listenPort, s.device.fwmark]).toEqual([0, 6]);
   });
 
-  it("closes connections beyond maxConnections at once and serves the others", async () => {
+  it("when full, closes the connection that has waited on its client the longest to serve a new one: idle clients cannot lock wg out", async () => {
     const s = await serve({ maxConnections: 4 });
-    const idle = await Promise.all([0, 1, 2, 3].map(() => connect(s.iface)));
-    await new Promise((r) => setTimeout(r, 50));
-    const extra = await connect(s.iface);
-    expect(await readAll(extra)).toBe("");
-    idle[0].destroy();
-    await new Promise((r) => setTimeout(r, 50));
+    const idle: Socket[] = [];
+    for (let i = 0; i < 4; i++) {
+      idle.push(await connect(s.iface));
+      await new Promise((r) => setTimeout(r, 20)); // in order: idle[0] has waited longest
+    }
+    const closed = idle.map((c) => readAll(c).then(() => true));
+    const stillOpen = (i: number) => Promise.race([closed[i], new Promise((r) => setTimeout(() => r(false), 100))]);
+    idle[0].write("get=1\n"); // half a request: waiting on its client, but since later than idle[1]
+    await new Promise((r) => setTimeout(r, 20));
     expect((await uapiGet(s.iface)).listenPort).toBe(0);
+    expect(await closed[1]).toBe(true);
+    expect([await stillOpen(0), await stillOpen(2), await stillOpen(3)]).toEqual([false, false, false]);
     idle.forEach((c) => c.destroy());
+  });
+
+  it("when every connection is working (here in set=1 requests), closes a new one at once", async () => {
+    const s = await serve({ maxConnections: 4, setIdleMs: 1000 });
+    // The first set=1 stalls halfway; the next three queue behind it, none waiting on its client.
+    const busy = await Promise.all([0, 1, 2, 3].map(() => connect(s.iface)));
+    const answers = busy.map((c) => readAll(c));
+    busy[0].write("set=1\nlisten_port=5\n");
+    await new Promise((r) => setTimeout(r, 50));
+    for (const c of busy.slice(1)) c.write("set=1\nfwmark=6\n\n");
+    await new Promise((r) => setTimeout(r, 50));
+    const t = performance.now();
+    expect(await readAll(await connect(s.iface))).toBe("");
+    expect(performance.now() - t).toBeLessThan(500);
+    expect(await answers[0]).toBe("errno=-110\n\n");
+    busy.forEach((c) => c.destroy());
   });
 
   it("a long request with a bad line keeps the parts applied before it, as wireguard-go does; a short one changes nothing", async () => {

@@ -11,7 +11,7 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../log/log.js";
 import { type DeviceSnapshot, type UapiDevice, UapiError, parseGet } from "./protocol.js";
-import { serveConnection, type ServerState, UAPI_LIMITS, type UapiLimits } from "./connection.js";
+import { admit, serveConnection, type ServerState, UAPI_LIMITS, type UapiLimits } from "./connection.js";
 
 export * from "./protocol.js";
 export { UAPI_LIMITS, type UapiLimits } from "./connection.js";
@@ -56,11 +56,13 @@ export async function uapiListen(iface: string, device: UapiDevice, options: Uap
   await takeOverStale(path);
   // Half-open: a client may shut its side after the request and still read the answer.
   const limits = { ...UAPI_LIMITS, ...options.limits };
-  const state: ServerState = { device, logger: options.logger, limits, setLock: Promise.resolve(), gets: 0, getsDone: [] };
+  const state: ServerState = { device, logger: options.logger, limits, setLock: Promise.resolve(), gets: 0, getsDone: [], held: new Set() };
   // Paused: a connection reads only when it is ready for the next line (see connection.ts).
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => void serveConnection(sock, state));
-  server.maxConnections = limits.maxConnections;
-  server.on("drop", () => options.logger?.warn("uapi connection refused: too many at once", { max: limits.maxConnections }));
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => {
+    if (admit(state)) return void serveConnection(sock, state);
+    options.logger?.warn("uapi connection refused: every connection is busy", { max: limits.maxConnections });
+    sock.destroy();
+  });
   // The socket grants control of the tunnel: create it private rather than chmod it later.
   const umask = process.umask(0o077);
   try {
