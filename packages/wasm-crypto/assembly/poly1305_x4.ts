@@ -71,42 +71,45 @@ export function polyX4Store(lanes: usize, th: usize): void {
 }
 
 /**
- * Absorbs `blocks` full 16-byte blocks of each of four messages (at p0..p3) into the
- * accumulators at `th`, with the r table at `tr` (polyX4Load). `tmp` is 160 bytes of scratch.
+ * Absorbs the 16-byte block at p0+off .. p3+off of each of four messages into the
+ * accumulators at `th` (loaded and stored back, so that the ChaCha20 loop can call this
+ * between rounds without keeping h live), with the r table at `tr` (polyX4Load). `tmp` is
+ * 160 bytes of scratch.
  */
-export function polyX4(tr: usize, th: usize, tmp: usize, p0: usize, p1: usize, p2: usize, p3: usize, blocks: u32): void {
+// @ts-ignore: decorator
+@inline export function polyX4Step(tr: usize, th: usize, tmp: usize, p0: usize, p1: usize, p2: usize, p3: usize): void {
   const m26 = i32x4.splat(0x3ffffff), hibit = i32x4.splat(HIBIT);
-  let h0 = v128.load(th, 0), h1 = v128.load(th, 16), h2 = v128.load(th, 32), h3 = v128.load(th, 48), h4 = v128.load(th, 64);
-  const end = <usize>blocks << 4;
-  for (let off: usize = 0; off < end; off += 16) {
-    const a = v128.load(p0 + off), b = v128.load(p1 + off), c = v128.load(p2 + off), d = v128.load(p3 + off);
-    // Transpose: w_k = word k of the four messages' blocks.
-    const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(a, b, 2, 6, 3, 7);
-    const t2 = v128.shuffle<i32>(c, d, 0, 4, 1, 5), t3 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
-    const w0 = v128.shuffle<i64>(t0, t2, 0, 2), w1 = v128.shuffle<i64>(t0, t2, 1, 3);
-    const w2 = v128.shuffle<i64>(t1, t3, 0, 2), w3 = v128.shuffle<i64>(t1, t3, 1, 3);
-    const a0 = i32x4.add(h0, v128.and(w0, m26));
-    const a1 = i32x4.add(h1, v128.and(v128.or(i32x4.shr_u(w0, 26), i32x4.shl(w1, 6)), m26));
-    const a2 = i32x4.add(h2, v128.and(v128.or(i32x4.shr_u(w1, 20), i32x4.shl(w2, 12)), m26));
-    const a3 = i32x4.add(h3, v128.and(v128.or(i32x4.shr_u(w2, 14), i32x4.shl(w3, 18)), m26));
-    const a4 = i32x4.add(h4, v128.or(i32x4.shr_u(w3, 8), hibit));
-    const r0 = v128.load(tr, 0), r1 = v128.load(tr, 16), r2 = v128.load(tr, 32), r3 = v128.load(tr, 48), r4 = v128.load(tr, 64);
-    const s1 = v128.load(tr, 80), s2 = v128.load(tr, 96), s3 = v128.load(tr, 112), s4 = v128.load(tr, 128);
-    // h*r mod 2^130-5 for lanes 0..1, then 2..3 (limbs above 2^130 wrap times 5: the s terms).
-    carry(
-      dotLo(a0, r0, a1, s4, a2, s3, a3, s2, a4, s1), dotLo(a0, r1, a1, r0, a2, s4, a3, s3, a4, s2),
-      dotLo(a0, r2, a1, r1, a2, r0, a3, s4, a4, s3), dotLo(a0, r3, a1, r2, a2, r1, a3, r0, a4, s4),
-      dotLo(a0, r4, a1, r3, a2, r2, a3, r1, a4, r0), tmp);
-    carry(
-      dotHi(a0, r0, a1, s4, a2, s3, a3, s2, a4, s1), dotHi(a0, r1, a1, r0, a2, s4, a3, s3, a4, s2),
-      dotHi(a0, r2, a1, r1, a2, r0, a3, s4, a4, s3), dotHi(a0, r3, a1, r2, a2, r1, a3, r0, a4, s4),
-      dotHi(a0, r4, a1, r3, a2, r2, a3, r1, a4, r0), tmp + 80);
-    // Back to u32x4: the even u32 lanes of the two halves.
-    h0 = v128.shuffle<i32>(v128.load(tmp, 0), v128.load(tmp, 80), 0, 2, 4, 6);
-    h1 = v128.shuffle<i32>(v128.load(tmp, 16), v128.load(tmp, 96), 0, 2, 4, 6);
-    h2 = v128.shuffle<i32>(v128.load(tmp, 32), v128.load(tmp, 112), 0, 2, 4, 6);
-    h3 = v128.shuffle<i32>(v128.load(tmp, 48), v128.load(tmp, 128), 0, 2, 4, 6);
-    h4 = v128.shuffle<i32>(v128.load(tmp, 64), v128.load(tmp, 144), 0, 2, 4, 6);
-  }
-  v128.store(th, h0, 0); v128.store(th, h1, 16); v128.store(th, h2, 32); v128.store(th, h3, 48); v128.store(th, h4, 64);
+  const a = v128.load(p0), b = v128.load(p1), c = v128.load(p2), d = v128.load(p3);
+  // Transpose: w_k = word k of the four messages' blocks.
+  const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(a, b, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(c, d, 0, 4, 1, 5), t3 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
+  const w0 = v128.shuffle<i64>(t0, t2, 0, 2), w1 = v128.shuffle<i64>(t0, t2, 1, 3);
+  const w2 = v128.shuffle<i64>(t1, t3, 0, 2), w3 = v128.shuffle<i64>(t1, t3, 1, 3);
+  const a0 = i32x4.add(v128.load(th, 0), v128.and(w0, m26));
+  const a1 = i32x4.add(v128.load(th, 16), v128.and(v128.or(i32x4.shr_u(w0, 26), i32x4.shl(w1, 6)), m26));
+  const a2 = i32x4.add(v128.load(th, 32), v128.and(v128.or(i32x4.shr_u(w1, 20), i32x4.shl(w2, 12)), m26));
+  const a3 = i32x4.add(v128.load(th, 48), v128.and(v128.or(i32x4.shr_u(w2, 14), i32x4.shl(w3, 18)), m26));
+  const a4 = i32x4.add(v128.load(th, 64), v128.or(i32x4.shr_u(w3, 8), hibit));
+  const r0 = v128.load(tr, 0), r1 = v128.load(tr, 16), r2 = v128.load(tr, 32), r3 = v128.load(tr, 48), r4 = v128.load(tr, 64);
+  const s1 = v128.load(tr, 80), s2 = v128.load(tr, 96), s3 = v128.load(tr, 112), s4 = v128.load(tr, 128);
+  // h*r mod 2^130-5 for lanes 0..1, then 2..3 (limbs above 2^130 wrap times 5: the s terms).
+  carry(
+    dotLo(a0, r0, a1, s4, a2, s3, a3, s2, a4, s1), dotLo(a0, r1, a1, r0, a2, s4, a3, s3, a4, s2),
+    dotLo(a0, r2, a1, r1, a2, r0, a3, s4, a4, s3), dotLo(a0, r3, a1, r2, a2, r1, a3, r0, a4, s4),
+    dotLo(a0, r4, a1, r3, a2, r2, a3, r1, a4, r0), tmp);
+  carry(
+    dotHi(a0, r0, a1, s4, a2, s3, a3, s2, a4, s1), dotHi(a0, r1, a1, r0, a2, s4, a3, s3, a4, s2),
+    dotHi(a0, r2, a1, r1, a2, r0, a3, s4, a4, s3), dotHi(a0, r3, a1, r2, a2, r1, a3, r0, a4, s4),
+    dotHi(a0, r4, a1, r3, a2, r2, a3, r1, a4, r0), tmp + 80);
+  // Back to u32x4: the even u32 lanes of the two halves.
+  v128.store(th, v128.shuffle<i32>(v128.load(tmp, 0), v128.load(tmp, 80), 0, 2, 4, 6), 0);
+  v128.store(th, v128.shuffle<i32>(v128.load(tmp, 16), v128.load(tmp, 96), 0, 2, 4, 6), 16);
+  v128.store(th, v128.shuffle<i32>(v128.load(tmp, 32), v128.load(tmp, 112), 0, 2, 4, 6), 32);
+  v128.store(th, v128.shuffle<i32>(v128.load(tmp, 48), v128.load(tmp, 128), 0, 2, 4, 6), 48);
+  v128.store(th, v128.shuffle<i32>(v128.load(tmp, 64), v128.load(tmp, 144), 0, 2, 4, 6), 64);
+}
+
+/** Absorbs `blocks` full 16-byte blocks of each of four messages (at p0..p3): polyX4Step in a loop. */
+export function polyX4(tr: usize, th: usize, tmp: usize, p0: usize, p1: usize, p2: usize, p3: usize, blocks: u32): void {
+  for (let i: u32 = 0; i < blocks; i++, p0 += 16, p1 += 16, p2 += 16, p3 += 16) polyX4Step(tr, th, tmp, p0, p1, p2, p3);
 }

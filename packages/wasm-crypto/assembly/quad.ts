@@ -74,18 +74,41 @@ function xorX4(scratch: usize, desc: usize, blocks: u32): void {
     min<u32>(field(desc, 2, DESC_LENGTH), field(desc, 3, DESC_LENGTH))) - sub;
 }
 
+// XORs each packet's bytes past the first `blocks` keystream blocks (data length minus
+// `sub`): when every tail fits in one block, one more four-wide block through X4_KEYS (the
+// Poly1305 keys are in the lane states by now), otherwise packet by packet.
+function xorTails(scratch: usize, desc: usize, blocks: u32, sub: u32): void {
+  const done = blocks << 6;
+  let most: u32 = 0;
+  for (let i: u32 = 0; i < 4; i++) most = max<u32>(most, field(desc, i, DESC_LENGTH) - sub - done);
+  if (most == 0) return;
+  if (most <= 64) {
+    const k = scratch + X4_KEYS;
+    memory.fill(k, 0, 256);
+    chachaX4(scratch + X4_STATE, blocks + 1, k, k + 64, k + 128, k + 192, 1);
+    for (let i: u32 = 0; i < 4; i++) {
+      xorBytes(<usize>field(desc, i, DESC_DATA) + done, k + (<usize>i << 6), field(desc, i, DESC_LENGTH) - sub - done);
+    }
+    return;
+  }
+  for (let i: u32 = 0; i < 4; i++) {
+    const len = field(desc, i, DESC_LENGTH) - sub;
+    if (len > done) xorLane(scratch, desc, i, <usize>field(desc, i, DESC_DATA) + done, len - done, blocks + 1);
+  }
+}
+
 /** Seals the four descriptors at `desc` (status 1 each). */
 export function sealQuad(scratch: usize, desc: usize): void {
   start(scratch, desc);
   const blocks = minLen(desc, 0) >>> 6;
   xorX4(scratch, desc, blocks);
-  macX4(scratch, desc, blocks << 2);
-  const done = blocks << 6, pad = scratch + S_PAD;
+  xorTails(scratch, desc, blocks, 0);
+  const macd = minLen(desc, 0) & ~15, pad = scratch + S_PAD;
+  macX4(scratch, desc, macd >>> 4);
   for (let i: u32 = 0; i < 4; i++) {
     const data = <usize>field(desc, i, DESC_DATA), len = field(desc, i, DESC_LENGTH);
     const lane = scratch + X4_LANES + (<usize>i << 6);
-    if (len > done) xorLane(scratch, desc, i, data + done, len - done, blocks + 1);
-    polyPadded(lane, data + done, len - done, pad);
+    polyPadded(lane, data + macd, len - macd, pad);
     polyFinish(lane, 0, len, pad, data + len);
     store<u32>(desc + <usize>(i * DESC_SIZE), 1, DESC_STATUS);
   }
@@ -106,12 +129,8 @@ export function openQuad(scratch: usize, desc: usize): u32 {
     okMask |= tagEqual(tag, data + len) << i;
   }
   if (okMask == 15) {
-    const blocks = nmin >>> 6, done = blocks << 6;
-    xorX4(scratch, desc, blocks);
-    for (let i: u32 = 0; i < 4; i++) {
-      const len = field(desc, i, DESC_LENGTH) - 16;
-      if (len > done) xorLane(scratch, desc, i, <usize>field(desc, i, DESC_DATA) + done, len - done, blocks + 1);
-    }
+    xorX4(scratch, desc, nmin >>> 6);
+    xorTails(scratch, desc, nmin >>> 6, 16);
   } else {
     for (let i: u32 = 0; i < 4; i++) {
       if (okMask & (1 << i)) xorLane(scratch, desc, i, field(desc, i, DESC_DATA), field(desc, i, DESC_LENGTH) - 16, 1);
