@@ -5,6 +5,8 @@
 // side by side too (poly1305_x4.ts), and the batch API always has packets to pair.
 // The rounds are those of chacha20_simd.ts (same rotations, same instruction choices).
 
+import { polyPairAt } from "./poly1305";
+
 // @ts-ignore: decorator
 @inline function rot16(d: v128, a: v128): v128 {
   return i8x16.swizzle(v128.xor(d, a), i8x16(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
@@ -37,8 +39,13 @@
  * XORs `blocks` keystream blocks of four packets, from block counter `ctr`, into p0..p3 in
  * place (block j at pi + 64*j). `st` holds the four input states transposed (16 vectors,
  * vector k = word k of packets 0..3; word 12 is ignored: every lane is at `ctr`).
+ * When `mac`, the loop also absorbs, one block behind, the ciphertext it wrote into the four
+ * packets' Poly1305 states (64 bytes apart at `ps`, coefficient tables 144 bytes apart at
+ * `pt`): eight scalar pair steps per block, in the first eight double rounds, on the integer
+ * units while the vector units run the rounds. Returns the bytes of each packet it MACed.
  */
-export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p3: usize, blocks: u32): void {
+export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p3: usize, blocks: u32,
+  mac: bool = false, ps: usize = 0, pt: usize = 0): u32 {
   for (let j: u32 = 0; j < blocks; j++, ctr++, p0 += 64, p1 += 64, p2 += 64, p3 += 64) {
     let x0 = v128.load(st, 0), x1 = v128.load(st, 16), x2 = v128.load(st, 32), x3 = v128.load(st, 48);
     let x4 = v128.load(st, 64), x5 = v128.load(st, 80), x6 = v128.load(st, 96), x7 = v128.load(st, 112);
@@ -78,6 +85,12 @@ export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p
       x8 = i32x4.add(x8, x13); x9 = i32x4.add(x9, x14);
       x5 = rot(x5, x10, 7); x6 = rot(x6, x11, 7);
       x7 = rot(x7, x8, 7); x4 = rot(x4, x9, 7);
+      if (mac && j > 0 && i < 8) {
+        // Packet i/2, second half of its previous block when i is odd.
+        const lane = <usize>(i >>> 1), half = <usize>((i & 1) << 5);
+        const p = lane == 0 ? p0 : lane == 1 ? p1 : lane == 2 ? p2 : p3;
+        polyPairAt(ps + (lane << 6), pt + lane * 144, p - 64 + half);
+      }
     }
     x0 = i32x4.add(x0, v128.load(st, 0)); x1 = i32x4.add(x1, v128.load(st, 16));
     x2 = i32x4.add(x2, v128.load(st, 32)); x3 = i32x4.add(x3, v128.load(st, 48));
@@ -92,6 +105,7 @@ export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p
     x14 = i32x4.add(x14, v128.load(st, 224)); x15 = i32x4.add(x15, v128.load(st, 240));
     xorRows(p0, p1, p2, p3, 48, x12, x13, x14, x15);
   }
+  return mac && blocks > 0 ? (blocks - 1) << 6 : 0;
 }
 
 /** Writes the four packets' transposed input states to `st` (word 12, the counter, is 0). */

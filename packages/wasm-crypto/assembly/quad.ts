@@ -11,10 +11,10 @@ import { chachaX4, setupX4 } from "./chacha_x4";
 import { polyX4Load, polyX4Store, polyX4 } from "./poly1305_x4";
 import { setupState } from "./chacha20";
 import { chachaPolyKs } from "./chacha20_simd";
-import { polyInit, polyPadded, polyFinish, tagEqual } from "./poly1305";
+import { polyInit, polyPowers, polyPadded, polyFinish, tagEqual } from "./poly1305";
 import { xorBytes } from "./aead";
 import {
-  S_STATE, S_POLY, S_POLYTAB, S_PAD, S_KS, X4_STATE, X4_KEYS, X4_LANES, X4_R, X4_H, X4_TAG, X4_TMP,
+  S_STATE, S_POLY, S_POLYTAB, S_PAD, S_KS, X4_STATE, X4_KEYS, X4_LANES, X4_R, X4_H, X4_TAG, X4_TMP, X4_PT,
   DESC_SIZE, DESC_KEY, DESC_COUNTER_LO, DESC_COUNTER_HI, DESC_DATA, DESC_LENGTH, DESC_STATUS,
 } from "./layout";
 
@@ -42,7 +42,7 @@ export function xorLane(scratch: usize, desc: usize, i: u32, data: usize, len: u
 
 // Transposed states, keystream block 0 of each packet (the Poly1305 keys), lane states and
 // their vector tables.
-function start(scratch: usize, desc: usize): void {
+function start(scratch: usize, desc: usize, pairs: bool): void {
   const st = scratch + X4_STATE, k = scratch + X4_KEYS;
   setupX4(st,
     field(desc, 0, DESC_KEY), field(desc, 1, DESC_KEY), field(desc, 2, DESC_KEY), field(desc, 3, DESC_KEY),
@@ -50,8 +50,11 @@ function start(scratch: usize, desc: usize): void {
     field(desc, 0, DESC_COUNTER_HI), field(desc, 1, DESC_COUNTER_HI), field(desc, 2, DESC_COUNTER_HI), field(desc, 3, DESC_COUNTER_HI));
   memory.fill(k, 0, 256);
   chachaX4(st, 0, k, k + 64, k + 128, k + 192, 1);
-  for (let i: usize = 0; i < 4; i++) polyInit(scratch + X4_LANES + (i << 6), k + (i << 6));
-  polyX4Load(scratch + X4_LANES, scratch + X4_R, scratch + X4_H);
+  for (let i: usize = 0; i < 4; i++) {
+    polyInit(scratch + X4_LANES + (i << 6), k + (i << 6));
+    if (pairs) polyPowers(scratch + X4_LANES + (i << 6), scratch + X4_PT + i * 144);
+  }
+  if (!pairs) polyX4Load(scratch + X4_LANES, scratch + X4_R, scratch + X4_H);
 }
 
 // Poly1305 of `blocks` full blocks of the four packets' data, four-wide, then back into the
@@ -99,12 +102,13 @@ function xorTails(scratch: usize, desc: usize, blocks: u32, sub: u32): void {
 
 /** Seals the four descriptors at `desc` (status 1 each). */
 export function sealQuad(scratch: usize, desc: usize): void {
-  start(scratch, desc);
+  start(scratch, desc, true);
   const blocks = minLen(desc, 0) >>> 6;
-  xorX4(scratch, desc, blocks);
+  const macd = chachaX4(scratch + X4_STATE, 1,
+    field(desc, 0, DESC_DATA), field(desc, 1, DESC_DATA), field(desc, 2, DESC_DATA), field(desc, 3, DESC_DATA), blocks,
+    true, scratch + X4_LANES, scratch + X4_PT);
   xorTails(scratch, desc, blocks, 0);
-  const macd = minLen(desc, 0) & ~15, pad = scratch + S_PAD;
-  macX4(scratch, desc, macd >>> 4);
+  const pad = scratch + S_PAD;
   for (let i: u32 = 0; i < 4; i++) {
     const data = <usize>field(desc, i, DESC_DATA), len = field(desc, i, DESC_LENGTH);
     const lane = scratch + X4_LANES + (<usize>i << 6);
@@ -116,7 +120,7 @@ export function sealQuad(scratch: usize, desc: usize): void {
 
 /** Opens the four descriptors at `desc`; status 1 for each authentic one; returns how many. */
 export function openQuad(scratch: usize, desc: usize): u32 {
-  start(scratch, desc);
+  start(scratch, desc, false);
   const nmin = minLen(desc, 16);
   const macd = nmin & ~15, pad = scratch + S_PAD;
   macX4(scratch, desc, nmin >>> 4);
