@@ -110,7 +110,7 @@ export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p
 
 /** Writes the four packets' transposed input states to `st` (word 12, the counter, is 0). */
 export function setupX4(st: usize, key0: usize, key1: usize, key2: usize, key3: usize,
-  lo0: u32, lo1: u32, lo2: u32, lo3: u32, hi0: u32, hi1: u32, hi2: u32, hi3: u32): void {
+  n0: u32, n1: u32, n2: u32, n3: u32, lo0: u32, lo1: u32, lo2: u32, lo3: u32, hi0: u32, hi1: u32, hi2: u32, hi3: u32): void {
   v128.store(st, i32x4.splat(0x61707865), 0);
   v128.store(st, i32x4.splat(0x3320646e), 16);
   v128.store(st, i32x4.splat(0x79622d32), 32);
@@ -119,7 +119,7 @@ export function setupX4(st: usize, key0: usize, key1: usize, key2: usize, key3: 
     v128.store(st + 64 + (k << 2), i32x4(load<u32>(key0 + k), load<u32>(key1 + k), load<u32>(key2 + k), load<u32>(key3 + k)));
   }
   v128.store(st, i32x4.splat(0), 192);
-  v128.store(st, i32x4.splat(0), 208);
+  v128.store(st, i32x4(n0, n1, n2, n3), 208);
   v128.store(st, i32x4(lo0, lo1, lo2, lo3), 224);
   v128.store(st, i32x4(hi0, hi1, hi2, hi3), 240);
 }

@@ -18,6 +18,12 @@ import {
   DESC_SIZE, DESC_KEY, DESC_COUNTER_LO, DESC_COUNTER_HI, DESC_DATA, DESC_LENGTH, DESC_STATUS,
 } from "./layout";
 
+// First nonce word of packet i: 0 (WireGuard), or from `n0s` (a test export's u32 array).
+// @ts-ignore: decorator
+@inline function nonce0(n0s: usize, i: u32): u32 {
+  return n0s ? load<u32>(n0s + (<usize>i << 2)) : 0;
+}
+
 // Field `f` of descriptor i of the quad at `desc`.
 // @ts-ignore: decorator
 @inline function field(desc: usize, i: u32, f: u32): u32 {
@@ -28,9 +34,9 @@ import {
  * XORs `len` bytes at `data` with one packet's keystream from block `ctr` (one-packet SIMD
  * code, keystream through S_KS in chunks of 16 groups).
  */
-export function xorLane(scratch: usize, desc: usize, i: u32, data: usize, len: u32, ctr: u32): void {
+export function xorLane(scratch: usize, desc: usize, n0s: usize, i: u32, data: usize, len: u32, ctr: u32): void {
   const st = scratch + S_STATE, ks = scratch + S_KS;
-  setupState(st, field(desc, i, DESC_KEY), 0, field(desc, i, DESC_COUNTER_LO), field(desc, i, DESC_COUNTER_HI));
+  setupState(st, field(desc, i, DESC_KEY), nonce0(n0s, i), field(desc, i, DESC_COUNTER_LO), field(desc, i, DESC_COUNTER_HI));
   while (len > 0) {
     const n = min<u32>(len, 4096);
     const groups = (n + 255) >>> 8;
@@ -42,10 +48,11 @@ export function xorLane(scratch: usize, desc: usize, i: u32, data: usize, len: u
 
 // Transposed states, keystream block 0 of each packet (the Poly1305 keys), lane states and
 // their vector tables.
-function start(scratch: usize, desc: usize, pairs: bool): void {
+function start(scratch: usize, desc: usize, n0s: usize, pairs: bool): void {
   const st = scratch + X4_STATE, k = scratch + X4_KEYS;
   setupX4(st,
     field(desc, 0, DESC_KEY), field(desc, 1, DESC_KEY), field(desc, 2, DESC_KEY), field(desc, 3, DESC_KEY),
+    nonce0(n0s, 0), nonce0(n0s, 1), nonce0(n0s, 2), nonce0(n0s, 3),
     field(desc, 0, DESC_COUNTER_LO), field(desc, 1, DESC_COUNTER_LO), field(desc, 2, DESC_COUNTER_LO), field(desc, 3, DESC_COUNTER_LO),
     field(desc, 0, DESC_COUNTER_HI), field(desc, 1, DESC_COUNTER_HI), field(desc, 2, DESC_COUNTER_HI), field(desc, 3, DESC_COUNTER_HI));
   memory.fill(k, 0, 256);
@@ -80,7 +87,7 @@ function xorX4(scratch: usize, desc: usize, blocks: u32): void {
 // XORs each packet's bytes past the first `blocks` keystream blocks (data length minus
 // `sub`): when every tail fits in one block, one more four-wide block through X4_KEYS (the
 // Poly1305 keys are in the lane states by now), otherwise packet by packet.
-function xorTails(scratch: usize, desc: usize, blocks: u32, sub: u32): void {
+function xorTails(scratch: usize, desc: usize, n0s: usize, blocks: u32, sub: u32): void {
   const done = blocks << 6;
   let most: u32 = 0;
   for (let i: u32 = 0; i < 4; i++) most = max<u32>(most, field(desc, i, DESC_LENGTH) - sub - done);
@@ -96,18 +103,18 @@ function xorTails(scratch: usize, desc: usize, blocks: u32, sub: u32): void {
   }
   for (let i: u32 = 0; i < 4; i++) {
     const len = field(desc, i, DESC_LENGTH) - sub;
-    if (len > done) xorLane(scratch, desc, i, <usize>field(desc, i, DESC_DATA) + done, len - done, blocks + 1);
+    if (len > done) xorLane(scratch, desc, n0s, i, <usize>field(desc, i, DESC_DATA) + done, len - done, blocks + 1);
   }
 }
 
 /** Seals the four descriptors at `desc` (status 1 each). */
-export function sealQuad(scratch: usize, desc: usize): void {
-  start(scratch, desc, true);
+export function sealQuad(scratch: usize, desc: usize, n0s: usize): void {
+  start(scratch, desc, n0s, true);
   const blocks = minLen(desc, 0) >>> 6;
   const macd = chachaX4(scratch + X4_STATE, 1,
     field(desc, 0, DESC_DATA), field(desc, 1, DESC_DATA), field(desc, 2, DESC_DATA), field(desc, 3, DESC_DATA), blocks,
     true, scratch + X4_LANES, scratch + X4_PT);
-  xorTails(scratch, desc, blocks, 0);
+  xorTails(scratch, desc, n0s, blocks, 0);
   const pad = scratch + S_PAD;
   for (let i: u32 = 0; i < 4; i++) {
     const data = <usize>field(desc, i, DESC_DATA), len = field(desc, i, DESC_LENGTH);
@@ -119,8 +126,8 @@ export function sealQuad(scratch: usize, desc: usize): void {
 }
 
 /** Opens the four descriptors at `desc`; status 1 for each authentic one; returns how many. */
-export function openQuad(scratch: usize, desc: usize): u32 {
-  start(scratch, desc, false);
+export function openQuad(scratch: usize, desc: usize, n0s: usize): u32 {
+  start(scratch, desc, n0s, false);
   const nmin = minLen(desc, 16);
   const macd = nmin & ~15, pad = scratch + S_PAD;
   macX4(scratch, desc, nmin >>> 4);
@@ -134,10 +141,10 @@ export function openQuad(scratch: usize, desc: usize): u32 {
   }
   if (okMask == 15) {
     xorX4(scratch, desc, nmin >>> 6);
-    xorTails(scratch, desc, nmin >>> 6, 16);
+    xorTails(scratch, desc, n0s, nmin >>> 6, 16);
   } else {
     for (let i: u32 = 0; i < 4; i++) {
-      if (okMask & (1 << i)) xorLane(scratch, desc, i, field(desc, i, DESC_DATA), field(desc, i, DESC_LENGTH) - 16, 1);
+      if (okMask & (1 << i)) xorLane(scratch, desc, n0s, i, field(desc, i, DESC_DATA), field(desc, i, DESC_LENGTH) - 16, 1);
     }
   }
   for (let i: u32 = 0; i < 4; i++) store<u32>(desc + <usize>(i * DESC_SIZE), (okMask >>> i) & 1, DESC_STATUS);
