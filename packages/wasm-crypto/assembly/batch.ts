@@ -9,16 +9,18 @@
 // Four consecutive descriptors of similar length go through quad.ts side by side; the rest,
 // one at a time. A quad must give exactly what four one-at-a-time calls give, so its packets
 // must not overlap each other, the keys or the descriptors (a quad reads every key and
-// descriptor before it writes any packet).
+// descriptor before it writes any packet). openBatch decrypts a quad while it MACs the next,
+// so two quads in a row must keep apart in the same way, or the first is finished before the
+// second starts.
 //
 // The scratch is wiped once per batch, after the last packet (wipe.ts): as far as the largest
 // keystream a packet of the batch wrote, or the end of the four-packet area once a quad ran.
 
 import { sealFast, openFast } from "./aead";
-import { sealQuad, openQuad } from "./quad";
+import { sealQuad, openQuadVerify, openQuadEnd } from "./quad";
 import {
   HEAP_BASE, SCRATCH_BYTES, DESC_SIZE, DESC_KEY, DESC_COUNTER_LO, DESC_COUNTER_HI,
-  DESC_DATA, DESC_LENGTH, DESC_STATUS, X4_KS_BYTES,
+  DESC_DATA, DESC_LENGTH, DESC_STATUS, X4_KS_BYTES, X4_STATE, X4_STATE2,
 } from "./layout";
 import { wipe, openKsBytes, SEAL_KS_BYTES } from "./wipe";
 
@@ -75,6 +77,23 @@ function quadFits(desc: usize, memEnd: u64, s: u32, open: bool): bool {
  * Seals `count` descriptors. `n0s`: 0 for WireGuard's nonce, or (test export only) an array
  * of u32, the first nonce word of each packet, so that vectors with any nonce can go through.
  */
+// True when no packet of quad `a` overlaps a packet, key or descriptor of quad `b` or the
+// other way round (open: lengths include the tag).
+function quadsApart(a: usize, b: usize): bool {
+  for (let i: usize = 0; i < 4; i++) {
+    const da = a + i * DESC_SIZE, db = b + i * DESC_SIZE;
+    const pa = load<u32>(da, DESC_DATA), la = load<u32>(da, DESC_LENGTH);
+    const pb = load<u32>(db, DESC_DATA), lb = load<u32>(db, DESC_LENGTH);
+    if (!apart(pa, la, <u32>b, 4 * DESC_SIZE) || !apart(pb, lb, <u32>a, 4 * DESC_SIZE)) return false;
+    for (let j: usize = 0; j < 4; j++) {
+      const ea = a + j * DESC_SIZE, eb = b + j * DESC_SIZE;
+      if (!apart(pa, la, load<u32>(eb, DESC_KEY), 32) || !apart(pb, lb, load<u32>(ea, DESC_KEY), 32)) return false;
+      if (!apart(pa, la, load<u32>(eb, DESC_DATA), load<u32>(eb, DESC_LENGTH))) return false;
+    }
+  }
+  return true;
+}
+
 export function sealBatch(scratch: usize, desc: usize, count: u32, n0s: usize): void {
   const memEnd = <u64>memory.size() << 16;
   const s = <u32>scratch;
@@ -82,7 +101,7 @@ export function sealBatch(scratch: usize, desc: usize, count: u32, n0s: usize): 
   let i: u32 = 0;
   while (i < count) {
     if (count - i >= 4 && quadFits(desc, memEnd, s, false)) {
-      sealQuad(scratch, desc, n0s ? n0s + (<usize>i << 2) : 0);
+      sealQuad(scratch, desc, n0s ? n0s + (<usize>i << 2) : 0, scratch + X4_STATE);
       ks = X4_KS_BYTES;
       i += 4; desc += 4 * DESC_SIZE;
       continue;
@@ -106,25 +125,44 @@ export function openBatch(scratch: usize, desc: usize, count: u32, n0s: usize): 
   const s = <u32>scratch;
   let ok: u32 = 0;
   let ks: u32 = 0; // S_KS bytes written so far
+  // The quad verified last and not yet decrypted (0: none), with its nonce words, states, verdict.
+  let prev: usize = 0, prevN0s: usize = 0, prevSt: usize = 0, prevOk: u32 = 0;
   let i: u32 = 0;
   while (i < count) {
     if (count - i >= 4 && quadFits(desc, memEnd, s, true)) {
-      ok += openQuad(scratch, desc, n0s ? n0s + (<usize>i << 2) : 0);
+      if (prev && !quadsApart(prev, desc)) {
+        openQuadEnd(scratch, prev, prevN0s, prevSt, prevOk);
+        prev = 0;
+      }
+      const st = scratch + (prevSt == scratch + X4_STATE ? X4_STATE2 : X4_STATE);
+      const n0q = n0s ? n0s + (<usize>i << 2) : 0;
+      const okMask = openQuadVerify(scratch, desc, n0q, st, prev, prevN0s, prevSt, prevOk);
+      if (prev) ok += <u32>popcnt<u32>(prevOk);
+      prev = desc; prevN0s = n0q; prevSt = st; prevOk = okMask;
       ks = X4_KS_BYTES;
       i += 4; desc += 4 * DESC_SIZE;
       continue;
+    }
+    if (prev) {
+      openQuadEnd(scratch, prev, prevN0s, prevSt, prevOk);
+      ok += <u32>popcnt<u32>(prevOk);
+      prev = 0;
     }
     const len = load<u32>(desc, DESC_LENGTH);
     if (extent(desc, memEnd, s, true) == 0) {
       store<u32>(desc, 0, DESC_STATUS);
     } else {
-      const r = openFast(scratch, load<u32>(desc, DESC_KEY), n0s ? load<u32>(n0s + (<usize>i << 2)) : 0, load<u32>(desc, DESC_COUNTER_LO), load<u32>(desc, DESC_COUNTER_HI),
-        load<u32>(desc, DESC_DATA), len, 0, 0);
+      const r = openFast(scratch, load<u32>(desc, DESC_KEY), n0s ? load<u32>(n0s + (<usize>i << 2)) : 0,
+        load<u32>(desc, DESC_COUNTER_LO), load<u32>(desc, DESC_COUNTER_HI), load<u32>(desc, DESC_DATA), len, 0, 0);
       store<u32>(desc, r, DESC_STATUS);
       ok += r;
       ks = max<u32>(ks, openKsBytes(len));
     }
     i++; desc += DESC_SIZE;
+  }
+  if (prev) {
+    openQuadEnd(scratch, prev, prevN0s, prevSt, prevOk);
+    ok += <u32>popcnt<u32>(prevOk);
   }
   wipe(scratch, ks);
   return ok;

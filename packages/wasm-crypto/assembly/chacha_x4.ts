@@ -39,14 +39,21 @@ import { polyPairAt } from "./poly1305";
  * XORs `blocks` keystream blocks of four packets, from block counter `ctr`, into p0..p3 in
  * place (block j at pi + 64*j). `st` holds the four input states transposed (16 vectors,
  * vector k = word k of packets 0..3; word 12 is ignored: every lane is at `ctr`).
- * When `mac`, the loop also absorbs, one block behind, the ciphertext it wrote into the four
- * packets' Poly1305 states (64 bytes apart at `ps`, coefficient tables 144 bytes apart at
- * `pt`): eight scalar pair steps per block, in the first eight double rounds, on the integer
- * units while the vector units run the rounds. Returns the bytes of each packet it MACed.
+ *
+ * Meanwhile it can absorb `macBlocks` 64-byte blocks of four messages at m0..m3 into their
+ * Poly1305 states (64 bytes apart at `ps`, coefficient tables 144 bytes apart at `pt`):
+ * eight scalar pair steps per keystream block, in the first eight double rounds, on the
+ * integer units while the vector units run the rounds. With `lag` MAC block j is absorbed
+ * during keystream block j+1 (sealing MACs the ciphertext this loop wrote); without, during
+ * keystream block j (opening decrypts one quad while it MACs the next).
  */
 export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p3: usize, blocks: u32,
-  mac: bool = false, ps: usize = 0, pt: usize = 0): u32 {
+  ps: usize = 0, pt: usize = 0, m0: usize = 0, m1: usize = 0, m2: usize = 0, m3: usize = 0,
+  macBlocks: u32 = 0, lag: bool = false): void {
+  const skip: u32 = lag ? 1 : 0;
   for (let j: u32 = 0; j < blocks; j++, ctr++, p0 += 64, p1 += 64, p2 += 64, p3 += 64) {
+    const mj = j - skip; // MAC block of this keystream block (wraps above macBlocks when none)
+    const mo = <usize>mj << 6;
     let x0 = v128.load(st, 0), x1 = v128.load(st, 16), x2 = v128.load(st, 32), x3 = v128.load(st, 48);
     let x4 = v128.load(st, 64), x5 = v128.load(st, 80), x6 = v128.load(st, 96), x7 = v128.load(st, 112);
     let x8 = v128.load(st, 128), x9 = v128.load(st, 144), x10 = v128.load(st, 160), x11 = v128.load(st, 176);
@@ -85,11 +92,11 @@ export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p
       x8 = i32x4.add(x8, x13); x9 = i32x4.add(x9, x14);
       x5 = rot(x5, x10, 7); x6 = rot(x6, x11, 7);
       x7 = rot(x7, x8, 7); x4 = rot(x4, x9, 7);
-      if (mac && j > 0 && i < 8) {
-        // Packet i/2, second half of its previous block when i is odd.
+      if (mj < macBlocks && i < 8) {
+        // Message i/2, the second half of its block when i is odd.
         const lane = <usize>(i >>> 1), half = <usize>((i & 1) << 5);
-        const p = lane == 0 ? p0 : lane == 1 ? p1 : lane == 2 ? p2 : p3;
-        polyPairAt(ps + (lane << 6), pt + lane * 144, p - 64 + half);
+        const m = lane == 0 ? m0 : lane == 1 ? m1 : lane == 2 ? m2 : m3;
+        polyPairAt(ps + (lane << 6), pt + lane * 144, m + mo + half);
       }
     }
     x0 = i32x4.add(x0, v128.load(st, 0)); x1 = i32x4.add(x1, v128.load(st, 16));
@@ -105,7 +112,6 @@ export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p
     x14 = i32x4.add(x14, v128.load(st, 224)); x15 = i32x4.add(x15, v128.load(st, 240));
     xorRows(p0, p1, p2, p3, 48, x12, x13, x14, x15);
   }
-  return mac && blocks > 0 ? (blocks - 1) << 6 : 0;
 }
 
 /** Writes the four packets' transposed input states to `st` (word 12, the counter, is 0). */

@@ -58,9 +58,11 @@ export const X4_TAG: u32 = S_X4 + 992;
 export const X4_TMP: u32 = S_X4 + 1056;
 /** Each packet's coefficient table for the scalar pair step (poly1305.ts polyPowers, 144 bytes each). */
 export const X4_PT: u32 = S_X4 + 1216;
+/** Second transposed state: openBatch decrypts one quad while it starts and MACs the next. */
+export const X4_STATE2: u32 = S_X4 + 1792;
 /** Bytes of S_KS up to the end of the four-packet area: what a batch that used it wipes. */
-export const X4_KS_BYTES: u32 = 4352 + 1792;
-// S_KS + X4_KS_BYTES = 6528 <= SCRATCH_BYTES.
+export const X4_KS_BYTES: u32 = 4352 + 2048;
+// S_KS + X4_KS_BYTES = 6784 <= SCRATCH_BYTES.
 
 /** Descriptor layout of the batch API (src/descriptor.ts documents it). */
 export const DESC_SIZE: u32 = 24;
