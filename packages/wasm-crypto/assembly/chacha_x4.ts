@@ -5,7 +5,7 @@
 // side by side too (poly1305_x4.ts), and the batch API always has packets to pair.
 // The rounds are those of chacha20_simd.ts (same rotations, same instruction choices).
 
-import { polyPairAt } from "./poly1305";
+import { polyBlockAt } from "./poly1305";
 
 // @ts-ignore: decorator
 @inline function rot16(d: v128, a: v128): v128 {
@@ -93,10 +93,15 @@ export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p
       x5 = rot(x5, x10, 7); x6 = rot(x6, x11, 7);
       x7 = rot(x7, x8, 7); x4 = rot(x4, x9, 7);
       if (mj < macBlocks && i < 8) {
-        // Message i/2, the second half of its block when i is odd.
-        const lane = <usize>(i >>> 1), half = <usize>((i & 1) << 5);
-        const m = lane == 0 ? m0 : lane == 1 ? m1 : lane == 2 ? m2 : m3;
-        polyPairAt(ps + (lane << 6), pt + lane * 144, m + mo + half);
+        // 16-byte block i/2 of messages 0 and 1 (i even) or 2 and 3 (i odd): two independent chains.
+        const q = mo + (<usize>(i >>> 1) << 4);
+        if (i & 1) {
+          polyBlockAt(ps + 128, pt + 288, m2 + q);
+          polyBlockAt(ps + 192, pt + 432, m3 + q);
+        } else {
+          polyBlockAt(ps, pt, m0 + q);
+          polyBlockAt(ps + 64, pt + 144, m1 + q);
+        }
       }
     }
     x0 = i32x4.add(x0, v128.load(st, 0)); x1 = i32x4.add(x1, v128.load(st, 16));
