@@ -140,6 +140,7 @@ export function openBatch(scratch: usize, desc: usize, count: u32, n0s: usize): 
     if (count - i >= 4 && quadFits(desc, memEnd, s, true)) {
       if (prev && !quadsApart(prev, desc)) {
         openQuadEnd(scratch, prev, prevN0s, prevSt, prevOk);
+        ok += <u32>popcnt<u32>(prevOk);
         prev = 0;
       }
       const st = scratch + (prevSt == scratch + X4_STATE ? X4_STATE2 : X4_STATE);

@@ -158,6 +158,41 @@ describe("four packets side by side (quad.ts)", () => {
     expect(toHex(s.u8.subarray(DATA + 3 * SLOT, DATA + 3 * SLOT + 616))).toBe(nodeSeal(k2, wgNonce(2, 0), pt));
   });
 
+  it("openBatch: a quad over the packets or with its keys in the packets of the quad before it opens as one at a time would", () => {
+    const r = rng(0x7e57);
+    const s = setup();
+    const ps: Packet[] = Array.from({ length: 4 }, () => ({ key: r.bytes(32), lo: r.int(1000), hi: 0, pt: r.bytes(700) }));
+    const sealed = ps.map((p) => Uint8Array.from(Buffer.from(nodeSeal(p.key, wgNonce(p.lo, p.hi), p.pt), "hex")));
+    place(s, ps, true, sealed);
+    for (let i = 0; i < 4; i++) writeDescriptor(s.i32, DESC, 4 + i, KEYS + 32 * i, ps[i].lo, ps[i].hi, DATA + i * SLOT, 716);
+    // A third quad apart from both, to be MACed while the second is (not) decrypted.
+    const more: Packet[] = Array.from({ length: 4 }, () => ({ key: r.bytes(32), lo: r.int(1000), hi: 0, pt: r.bytes(700) }));
+    more.forEach((p, i) => {
+      s.u8.set(p.key, KEYS + 32 * (8 + i));
+      s.u8.set(Buffer.from(nodeSeal(p.key, wgNonce(p.lo, p.hi), p.pt), "hex"), DATA + (8 + i) * SLOT);
+      writeDescriptor(s.i32, DESC, 8 + i, KEYS + 32 * (8 + i), p.lo, p.hi, DATA + (8 + i) * SLOT, 716);
+    });
+    expect(s.aead.openBatch(DESC, 12)).toBe(8);
+    for (let i = 0; i < 4; i++) {
+      expect(descriptorOk(s.i32, DESC, i)).toBe(true);
+      expect(descriptorOk(s.i32, DESC, 4 + i)).toBe(false);
+      expect(descriptorOk(s.i32, DESC, 8 + i)).toBe(true);
+      expect(toHex(s.u8.subarray(DATA + i * SLOT, DATA + i * SLOT + 700))).toBe(toHex(ps[i].pt));
+      expect(toHex(s.u8.subarray(DATA + i * SLOT + 700, DATA + i * SLOT + 716))).toBe(toHex(sealed[i].subarray(700)));
+      expect(toHex(s.u8.subarray(DATA + (8 + i) * SLOT, DATA + (8 + i) * SLOT + 700))).toBe(toHex(more[i].pt));
+    }
+    // A quad whose keys lie in the packets of the quad before it: one at a time, it reads
+    // them after they are decrypted, so it was sealed with the plaintext bytes as keys.
+    place(s, ps, true, sealed);
+    const keyed: Packet[] = ps.map((p) => ({ key: p.pt.slice(100, 132), lo: r.int(1000), hi: 0, pt: r.bytes(700) }));
+    keyed.forEach((p, i) => {
+      s.u8.set(Buffer.from(nodeSeal(p.key, wgNonce(p.lo, p.hi), p.pt), "hex"), DATA + (4 + i) * SLOT);
+      writeDescriptor(s.i32, DESC, 4 + i, DATA + i * SLOT + 100, p.lo, p.hi, DATA + (4 + i) * SLOT, 716);
+    });
+    expect(s.aead.openBatch(DESC, 8)).toBe(8);
+    for (let i = 0; i < 4; i++) expect(toHex(s.u8.subarray(DATA + (4 + i) * SLOT, DATA + (4 + i) * SLOT + 700))).toBe(toHex(keyed[i].pt));
+  });
+
   it("Wycheproof ChaCha20-Poly1305 vectors with empty AAD pass through sealBatchNonce/openBatchNonce, four at a time", () => {
     const tests = vectors<WycheproofAead>("chacha20_poly1305_test.json").testGroups
       .filter((g) => g.ivSize === 96).flatMap((g) => g.tests).filter((t) => t.aad === "");
