@@ -146,46 +146,11 @@ export function polyPowers(ps: usize, t: usize): void {
 }
 
 /**
- * Absorbs the two 16-byte blocks at `pp` into the state at `ps` (h at +20) as
- * h = (h + m1)*r^2 + m2*r, with the coefficients `t` of polyPowers: one carry chain for two
- * blocks, and the m2*r products do not wait for h. h stays in memory, so that a loop can
- * take turns between several messages' states.
- */
-// @ts-ignore: decorator
-@inline export function polyPairAt(ps: usize, t: usize, pp: usize): void {
-  const m0 = load<u64>(pp, 0), m1 = load<u64>(pp, 8), n0 = load<u64>(pp, 16), n1 = load<u64>(pp, 24);
-  const a0 = <u64>load<u32>(ps, 20) + (m0 & M26L), a1 = <u64>load<u32>(ps, 24) + ((m0 >>> 26) & M26L);
-  const a2 = <u64>load<u32>(ps, 28) + (((m0 >>> 52) | (m1 << 12)) & M26L);
-  const a3 = <u64>load<u32>(ps, 32) + ((m1 >>> 14) & M26L), a4 = <u64>load<u32>(ps, 36) + ((m1 >>> 40) | <u64>HIBIT);
-  const b0 = n0 & M26L, b1 = (n0 >>> 26) & M26L, b2 = ((n0 >>> 52) | (n1 << 12)) & M26L;
-  const b3 = (n1 >>> 14) & M26L, b4 = (n1 >>> 40) | <u64>HIBIT;
-  const d0 = a0 * load<u64>(t, 72) + a1 * load<u64>(t, 136) + a2 * load<u64>(t, 128) + a3 * load<u64>(t, 120) + a4 * load<u64>(t, 112)
-    + b0 * load<u64>(t, 0) + b1 * load<u64>(t, 64) + b2 * load<u64>(t, 56) + b3 * load<u64>(t, 48) + b4 * load<u64>(t, 40);
-  let d1 = a0 * load<u64>(t, 80) + a1 * load<u64>(t, 72) + a2 * load<u64>(t, 136) + a3 * load<u64>(t, 128) + a4 * load<u64>(t, 120)
-    + b0 * load<u64>(t, 8) + b1 * load<u64>(t, 0) + b2 * load<u64>(t, 64) + b3 * load<u64>(t, 56) + b4 * load<u64>(t, 48);
-  let d2 = a0 * load<u64>(t, 88) + a1 * load<u64>(t, 80) + a2 * load<u64>(t, 72) + a3 * load<u64>(t, 136) + a4 * load<u64>(t, 128)
-    + b0 * load<u64>(t, 16) + b1 * load<u64>(t, 8) + b2 * load<u64>(t, 0) + b3 * load<u64>(t, 64) + b4 * load<u64>(t, 56);
-  let d3 = a0 * load<u64>(t, 96) + a1 * load<u64>(t, 88) + a2 * load<u64>(t, 80) + a3 * load<u64>(t, 72) + a4 * load<u64>(t, 136)
-    + b0 * load<u64>(t, 24) + b1 * load<u64>(t, 16) + b2 * load<u64>(t, 8) + b3 * load<u64>(t, 0) + b4 * load<u64>(t, 64);
-  let d4 = a0 * load<u64>(t, 104) + a1 * load<u64>(t, 96) + a2 * load<u64>(t, 88) + a3 * load<u64>(t, 80) + a4 * load<u64>(t, 72)
-    + b0 * load<u64>(t, 32) + b1 * load<u64>(t, 24) + b2 * load<u64>(t, 16) + b3 * load<u64>(t, 8) + b4 * load<u64>(t, 0);
-  d1 += d0 >>> 26;
-  d2 += d1 >>> 26;
-  d3 += d2 >>> 26;
-  d4 += d3 >>> 26;
-  let h0 = (d0 & M26L) + (d4 >>> 26) * 5;
-  store<u32>(ps, <u32>(h0 & M26L), 20);
-  store<u32>(ps, <u32>((d1 & M26L) + (h0 >>> 26)), 24);
-  store<u32>(ps, <u32>(d2 & M26L), 28);
-  store<u32>(ps, <u32>(d3 & M26L), 32);
-  store<u32>(ps, <u32>(d4 & M26L), 36);
-}
-
-/**
  * Absorbs the 16-byte block at `m` into the state at `ps` (h at +20), h = (h + m)*r, with r
  * and 5r from the polyPowers table `t`. h stays in memory, so that a loop can take turns
- * between several messages' states; fewer values are live than in polyPairAt, so the
- * compiler spills less.
+ * between several messages' states (chacha_x4.ts). One block per step, not chacha20_simd.ts's
+ * pairs with r^2: four messages give independent chains already, and a pair step (measured
+ * the same speed) keeps twice the values live.
  */
 // @ts-ignore: decorator
 @inline export function polyBlockAt(ps: usize, t: usize, m: usize): void {
