@@ -81,10 +81,6 @@ function quadFits(desc: usize, memEnd: u64, s: u32, open: bool): bool {
   return true;
 }
 
-/**
- * Seals `count` descriptors. `n0s`: 0 for WireGuard's nonce, or (test export only) an array
- * of u32, the first nonce word of each packet, so that vectors with any nonce can go through.
- */
 // True when no packet of quad `a` overlaps a packet, key or descriptor of quad `b` or the
 // other way round (open: lengths include the tag).
 function quadsApart(a: usize, b: usize): bool {
@@ -102,6 +98,10 @@ function quadsApart(a: usize, b: usize): bool {
   return true;
 }
 
+/**
+ * Seals `count` descriptors. `n0s`: 0 for WireGuard's nonce, or (test export only) an array
+ * of u32, the first nonce word of each packet, so that vectors with any nonce can go through.
+ */
 export function sealBatch(scratch: usize, desc: usize, count: u32, n0s: usize): void {
   const memEnd = <u64>memory.size() << 16;
   const s = <u32>scratch;
@@ -139,9 +139,12 @@ export function openBatch(scratch: usize, desc: usize, count: u32, n0s: usize): 
   while (i < count) {
     if (count - i >= 4 && quadFits(desc, memEnd, s, true)) {
       if (prev && !quadsApart(prev, desc)) {
+        // Finish the previous quad first, then look at this one again: its descriptors, keys
+        // or packets may have changed with that plaintext, and must be checked as they are now.
         openQuadEnd(scratch, prev, prevN0s, prevSt, prevOk);
         ok += <u32>popcnt<u32>(prevOk);
         prev = 0;
+        continue;
       }
       const st = scratch + (prevSt == scratch + X4_STATE ? X4_STATE2 : X4_STATE);
       const n0q = n0s ? n0s + (<usize>i << 2) : 0;

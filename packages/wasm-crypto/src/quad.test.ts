@@ -193,6 +193,46 @@ describe("four packets side by side (quad.ts)", () => {
     for (let i = 0; i < 4; i++) expect(toHex(s.u8.subarray(DATA + (4 + i) * SLOT, DATA + (4 + i) * SLOT + 700))).toBe(toHex(keyed[i].pt));
   });
 
+  it("openBatch: descriptors inside a packet of the quad before them are read as that quad's plaintext, as one at a time would", () => {
+    const r = rng(0xd35c);
+    const s = setup();
+    // Quad 1: packet 0 lies over descriptors 4..7. Before the batch they read as valid
+    // descriptors A (four sealed packets in slots 4..7); once packet 0 is decrypted they are
+    // A ^ keystream, which point nowhere usable.
+    const ps: Packet[] = Array.from({ length: 4 }, () => ({ key: r.bytes(32), lo: r.int(1000), hi: 0, pt: r.bytes(700) }));
+    const at = [DESC + 4 * DESC_SIZE, DATA + SLOT, DATA + 2 * SLOT, DATA + 3 * SLOT];
+    const a = new DataView(new ArrayBuffer(96));
+    const quad2: Packet[] = Array.from({ length: 4 }, () => ({ key: r.bytes(32), lo: r.int(1000), hi: 0, pt: r.bytes(700) }));
+    quad2.forEach((p, i) => {
+      s.u8.set(p.key, KEYS + 32 * (4 + i));
+      s.u8.set(Buffer.from(nodeSeal(p.key, wgNonce(p.lo, p.hi), p.pt), "hex"), DATA + (4 + i) * SLOT);
+      [KEYS + 32 * (4 + i), p.lo, p.hi, DATA + (4 + i) * SLOT, 716, 0].forEach((v, k) => a.setUint32(24 * i + 4 * k, v, true));
+    });
+    // Packet 0's plaintext is chosen so that its first 96 ciphertext bytes are A.
+    const iv = Buffer.alloc(16);
+    iv.writeUInt32LE(1, 0); // block 1: the first data block
+    iv.set(wgNonce(ps[0].lo, 0), 4);
+    const ks = createCipheriv("chacha20", ps[0].key, iv).update(Buffer.alloc(96));
+    for (let k = 0; k < 96; k++) ps[0].pt[k] = a.getUint8(k) ^ ks[k];
+    const bView = new DataView(ps[0].pt.buffer, ps[0].pt.byteOffset, 96);
+    for (let i = 0; i < 4; i++) expect(bView.getUint32(24 * i + 12, true)).toBeGreaterThan(2 * REF); // B's data out of memory
+    ps.forEach((p, i) => {
+      s.u8.set(p.key, KEYS + 32 * i);
+      const c = Buffer.from(nodeSeal(p.key, wgNonce(p.lo, p.hi), p.pt), "hex");
+      s.u8.set(c, at[i]);
+      writeDescriptor(s.i32, DESC, i, KEYS + 32 * i, p.lo, p.hi, at[i], 716);
+    });
+    expect(toHex(s.u8.subarray(DESC + 4 * DESC_SIZE, DESC + 8 * DESC_SIZE))).toBe(toHex(new Uint8Array(a.buffer)));
+    // One at a time: quad 1 opens; descriptors 4..7 are then B, unusable: status 0 (written
+    // into packet 0's plaintext, where they lie); slots 4..7 untouched.
+    expect(s.aead.openBatch(DESC, 8)).toBe(4);
+    const want0 = ps[0].pt.slice();
+    for (let i = 0; i < 4; i++) want0.fill(0, 24 * i + 20, 24 * i + 24);
+    expect(toHex(s.u8.subarray(at[0], at[0] + 700))).toBe(toHex(want0));
+    for (let i = 1; i < 4; i++) expect(toHex(s.u8.subarray(at[i], at[i] + 700))).toBe(toHex(ps[i].pt));
+    quad2.forEach((p, i) => expect(toHex(s.u8.subarray(DATA + (4 + i) * SLOT, DATA + (4 + i) * SLOT + 716))).toBe(nodeSeal(p.key, wgNonce(p.lo, p.hi), p.pt)));
+  });
+
   it("Wycheproof ChaCha20-Poly1305 vectors with empty AAD pass through sealBatchNonce/openBatchNonce, four at a time", () => {
     const tests = vectors<WycheproofAead>("chacha20_poly1305_test.json").testGroups
       .filter((g) => g.ivSize === 96).flatMap((g) => g.tests).filter((t) => t.aad === "");
