@@ -61,6 +61,8 @@ const QUAD_OPEN_MAX: u32 = 1024;
 // True when descriptors desc..desc+3 may go through quad.ts: all usable, data lengths within
 // [QUAD_MIN, min + QUAD_SPREAD), and no packet overlapping another, a key or the descriptors.
 function quadFits(desc: usize, memEnd: u64, s: u32, open: bool): bool {
+  // The common refusal first: a batch of long packets to open asks this at every packet.
+  if (open && load<u32>(desc, DESC_LENGTH) > QUAD_OPEN_MAX + 16) return false;
   let lo: u32 = 0xffffffff, hi: u32 = 0;
   for (let i: usize = 0; i < 4; i++) {
     const e = extent(desc + i * DESC_SIZE, memEnd, s, open);
