@@ -1,8 +1,10 @@
 // ChaCha20 (RFC 8439 §2.3) for four packets at once: lane i of vector xk is word k of packet
 // i's block, so the four lanes run four different keys and nonces at one block counter.
-// Why: chacha20_simd.ts already fills the lanes with four blocks of one packet, but then each
-// packet's Poly1305 is one serial chain; with the lanes split by packet, the four MACs can run
-// side by side too (poly1305_x4.ts), and the batch API always has packets to pair.
+// Why: chacha20_simd.ts fills the lanes with four blocks of one packet, so a packet costs
+// whole 4-block groups (a 64-byte packet: the Poly1305 key block and 3 blocks for one; here
+// 2 blocks), and every packet pays its own setup. Four packets side by side waste at most
+// one block each, and their four Poly1305 chains are independent: the loop takes two blocks
+// of two messages per double round, scalar, on the integer units beside the vector rounds.
 // The rounds are those of chacha20_simd.ts (same rotations, same instruction choices).
 
 import { polyBlockAt } from "./poly1305";
