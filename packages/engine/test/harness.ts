@@ -3,7 +3,7 @@
  * uses the real batch transport path (prepareSeal/sealBatch, prepareOpen/openBatch/
  * finishOpen) exactly as a worker would, and a virtual network between them.
  */
-import { createSharedMemory, HEAP_BASE, instantiateAead, type AeadBatch } from "../src/protocol/aead.js";
+import { createSharedMemory, HEAP_BASE, instantiateAead, SCRATCH_BYTES, type AeadBatch } from "../src/protocol/aead.js";
 import { ManualClock } from "../src/protocol/clock.js";
 import { generatePrivateKey, publicKeyOf } from "../src/protocol/dh.js";
 import { Device, deviceRegionSize, type DeviceAction, type DeviceOptions } from "../src/device/device.js";
@@ -39,7 +39,9 @@ export class DataPlane {
   }
 
   static bytes(): number {
-    return align(BATCH * 24) + BATCH * STRIDE + 64 + 4096;
+    // The AEAD instance's scratch takes SCRATCH_BYTES after the source record, as the
+    // package requires (4096 happened to be enough before quads used more of it).
+    return align(BATCH * 24) + BATCH * STRIDE + 64 + SCRATCH_BYTES;
   }
 
   /** Seal payloads for `peer`; null where no keypair could be used. */

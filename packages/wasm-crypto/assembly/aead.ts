@@ -13,9 +13,9 @@ import { chachaPolyXor, chachaPolyKs } from "./chacha20_simd";
 import { polyInit, polyPowers, polyPadded, polyFinish, tagEqual } from "./poly1305";
 import { S_STATE, S_POLY, S_POLYTAB, S_PAD, S_TAG, S_KS, S_SUBKEY, S_XNONCE, KS_MAX_DATA } from "./layout";
 
-// dst[0..n) ^= ks[0..n)
+/** dst[0..n) ^= ks[0..n) */
 // @ts-ignore: decorator
-@inline function xorBytes(dst: usize, ks: usize, n: u32): void {
+@inline export function xorBytes(dst: usize, ks: usize, n: u32): void {
   let i: usize = 0;
   const end = <usize>n;
   for (; i + 16 <= end; i += 16) v128.store(dst + i, v128.xor(v128.load(dst + i), v128.load(ks + i)));

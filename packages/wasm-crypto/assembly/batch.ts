@@ -6,15 +6,36 @@
 // use: a hostile one gets status 0 instead of a trap halfway through the batch or a write
 // over this instance's scratch. The checks cost a few compares per packet.
 //
+// Four consecutive descriptors of similar length go through quad.ts side by side; the rest,
+// one at a time. A quad must give exactly what four one-at-a-time calls give, so its packets
+// must not overlap each other, the keys or the descriptors (a quad reads every key and
+// descriptor before it writes any packet). openBatch decrypts a quad while it MACs the next,
+// so two quads in a row must keep apart in the same way, or the first is finished before the
+// second starts.
+//
 // The scratch is wiped once per batch, after the last packet (wipe.ts): as far as the largest
-// keystream a packet of the batch wrote.
+// keystream a packet of the batch wrote, or the end of the four-packet area once a quad ran.
 
 import { sealFast, openFast } from "./aead";
+import { sealQuad, openQuadVerify, openQuadEnd } from "./quad";
 import {
   HEAP_BASE, SCRATCH_BYTES, DESC_SIZE, DESC_KEY, DESC_COUNTER_LO, DESC_COUNTER_HI,
-  DESC_DATA, DESC_LENGTH, DESC_STATUS,
+  DESC_DATA, DESC_LENGTH, DESC_STATUS, X4_KS_BYTES, X4_STATE, X4_STATE2,
 } from "./layout";
 import { wipe, openKsBytes, SEAL_KS_BYTES } from "./wipe";
+
+/** Shortest data length (plaintext bytes) worth a quad: one full keystream block each. */
+const QUAD_MIN: u32 = 64;
+/** Largest spread of data lengths in a quad: each packet's tail past the common blocks stays short. */
+const QUAD_SPREAD: u32 = 256;
+/**
+ * Longest data length opened four-wide. Measured (2026-11-30, CPU time, best of 15-25
+ * alternated runs): quads open 64 B 1.7x, 512 B 1.17x, 1024 B 1.07x as fast as one at a time,
+ * but 1200 B and 1420 B 0.95x (one packet's 4-block groups waste nothing at those sizes, and
+ * the first quad of a run has no decryption to hide its MAC behind). Sealing has no such
+ * turn (1420 B: 1.00x), so it has no limit.
+ */
+const QUAD_OPEN_MAX: u32 = 1024;
 
 // True when [ptr, ptr+len) lies inside usable memory and outside [scratch, scratch+SCRATCH_BYTES).
 @inline function usable(ptr: u32, len: u32, memEnd: u64, scratch: u32): bool {
@@ -24,41 +45,138 @@ import { wipe, openKsBytes, SEAL_KS_BYTES } from "./wipe";
   return inMemory && clearOfScratch;
 }
 
-export function sealBatch(scratch: usize, desc: usize, count: u32): void {
-  const memEnd = <u64>memory.size() << 16;
-  const s = <u32>scratch;
-  for (let i: u32 = 0; i < count; i++, desc += DESC_SIZE) {
-    const key = load<u32>(desc, DESC_KEY);
-    const data = load<u32>(desc, DESC_DATA);
-    const len = load<u32>(desc, DESC_LENGTH);
-    // The sealed packet needs len + 16 bytes (the tag); len + 16 must not wrap.
-    if (len > 0xffffffef || !usable(key, 32, memEnd, s) || !usable(data, len + 16, memEnd, s)) {
-      store<u32>(desc, 0, DESC_STATUS);
-      continue;
-    }
-    sealFast(scratch, key, 0, load<u32>(desc, DESC_COUNTER_LO), load<u32>(desc, DESC_COUNTER_HI), data, len, 0, 0);
-    store<u32>(desc, 1, DESC_STATUS);
-  }
-  wipe(scratch, SEAL_KS_BYTES);
+// @ts-ignore: decorator
+@inline function apart(a: u32, alen: u32, b: u32, blen: u32): bool {
+  return <u64>a + <u64>alen <= <u64>b || <u64>b + <u64>blen <= <u64>a;
 }
 
-export function openBatch(scratch: usize, desc: usize, count: u32): u32 {
+// Data bytes descriptor `d` covers (seal: with the tag it will get), or 0 when unusable.
+// @ts-ignore: decorator
+@inline function extent(d: usize, memEnd: u64, s: u32, open: bool): u32 {
+  const key = load<u32>(d, DESC_KEY), data = load<u32>(d, DESC_DATA), len = load<u32>(d, DESC_LENGTH);
+  if (open) return len >= 16 && usable(key, 32, memEnd, s) && usable(data, len, memEnd, s) ? len : 0;
+  return len <= 0xffffffef && usable(key, 32, memEnd, s) && usable(data, len + 16, memEnd, s) ? len + 16 : 0;
+}
+
+// True when descriptors desc..desc+3 may go through quad.ts: all usable, data lengths within
+// [QUAD_MIN, min + QUAD_SPREAD), and no packet overlapping another, a key or the descriptors.
+function quadFits(desc: usize, memEnd: u64, s: u32, open: bool): bool {
+  // The common refusal first: a batch of long packets to open asks this at every packet.
+  if (open && load<u32>(desc, DESC_LENGTH) > QUAD_OPEN_MAX + 16) return false;
+  let lo: u32 = 0xffffffff, hi: u32 = 0;
+  for (let i: usize = 0; i < 4; i++) {
+    const e = extent(desc + i * DESC_SIZE, memEnd, s, open);
+    if (e == 0) return false;
+    lo = min<u32>(lo, e); hi = max<u32>(hi, e);
+  }
+  if (lo < QUAD_MIN + 16 || hi - lo >= QUAD_SPREAD || (open && hi > QUAD_OPEN_MAX + 16)) return false;
+  for (let i: usize = 0; i < 4; i++) {
+    const di = desc + i * DESC_SIZE;
+    const data = load<u32>(di, DESC_DATA), len = load<u32>(di, DESC_LENGTH) + (open ? 0 : 16);
+    if (!apart(data, len, <u32>desc, 4 * DESC_SIZE)) return false;
+    for (let j: usize = 0; j < 4; j++) {
+      const dj = desc + j * DESC_SIZE;
+      if (!apart(data, len, load<u32>(dj, DESC_KEY), 32)) return false;
+      if (j > i && !apart(data, len, load<u32>(dj, DESC_DATA), load<u32>(dj, DESC_LENGTH) + (open ? 0 : 16))) return false;
+    }
+  }
+  return true;
+}
+
+// True when no packet of quad `a` overlaps a packet, key or descriptor of quad `b` or the
+// other way round (open: lengths include the tag).
+function quadsApart(a: usize, b: usize): bool {
+  for (let i: usize = 0; i < 4; i++) {
+    const da = a + i * DESC_SIZE, db = b + i * DESC_SIZE;
+    const pa = load<u32>(da, DESC_DATA), la = load<u32>(da, DESC_LENGTH);
+    const pb = load<u32>(db, DESC_DATA), lb = load<u32>(db, DESC_LENGTH);
+    if (!apart(pa, la, <u32>b, 4 * DESC_SIZE) || !apart(pb, lb, <u32>a, 4 * DESC_SIZE)) return false;
+    for (let j: usize = 0; j < 4; j++) {
+      const ea = a + j * DESC_SIZE, eb = b + j * DESC_SIZE;
+      if (!apart(pa, la, load<u32>(eb, DESC_KEY), 32) || !apart(pb, lb, load<u32>(ea, DESC_KEY), 32)) return false;
+      if (!apart(pa, la, load<u32>(eb, DESC_DATA), load<u32>(eb, DESC_LENGTH))) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Seals `count` descriptors. `n0s`: 0 for WireGuard's nonce, or (test export only) an array
+ * of u32, the first nonce word of each packet, so that vectors with any nonce can go through.
+ */
+export function sealBatch(scratch: usize, desc: usize, count: u32, n0s: usize): void {
+  const memEnd = <u64>memory.size() << 16;
+  const s = <u32>scratch;
+  let ks = SEAL_KS_BYTES;
+  let i: u32 = 0;
+  while (i < count) {
+    if (count - i >= 4 && quadFits(desc, memEnd, s, false)) {
+      sealQuad(scratch, desc, n0s ? n0s + (<usize>i << 2) : 0, scratch + X4_STATE);
+      ks = X4_KS_BYTES;
+      i += 4; desc += 4 * DESC_SIZE;
+      continue;
+    }
+    if (extent(desc, memEnd, s, false) == 0) {
+      store<u32>(desc, 0, DESC_STATUS);
+    } else {
+      const len = load<u32>(desc, DESC_LENGTH);
+      sealFast(scratch, load<u32>(desc, DESC_KEY), n0s ? load<u32>(n0s + (<usize>i << 2)) : 0, load<u32>(desc, DESC_COUNTER_LO), load<u32>(desc, DESC_COUNTER_HI),
+        load<u32>(desc, DESC_DATA), len, 0, 0);
+      store<u32>(desc, 1, DESC_STATUS);
+    }
+    i++; desc += DESC_SIZE;
+  }
+  wipe(scratch, ks);
+}
+
+/** Opens `count` descriptors; returns how many authenticated. `n0s` as for sealBatch. */
+export function openBatch(scratch: usize, desc: usize, count: u32, n0s: usize): u32 {
   const memEnd = <u64>memory.size() << 16;
   const s = <u32>scratch;
   let ok: u32 = 0;
   let ks: u32 = 0; // S_KS bytes written so far
-  for (let i: u32 = 0; i < count; i++, desc += DESC_SIZE) {
-    const key = load<u32>(desc, DESC_KEY);
-    const data = load<u32>(desc, DESC_DATA);
-    const len = load<u32>(desc, DESC_LENGTH);
-    if (len < 16 || !usable(key, 32, memEnd, s) || !usable(data, len, memEnd, s)) {
-      store<u32>(desc, 0, DESC_STATUS);
+  // The quad verified last and not yet decrypted (0: none), with its nonce words, states, verdict.
+  let prev: usize = 0, prevN0s: usize = 0, prevSt: usize = 0, prevOk: u32 = 0;
+  let i: u32 = 0;
+  while (i < count) {
+    if (count - i >= 4 && quadFits(desc, memEnd, s, true)) {
+      if (prev && !quadsApart(prev, desc)) {
+        // Finish the previous quad first, then look at this one again: its descriptors, keys
+        // or packets may have changed with that plaintext, and must be checked as they are now.
+        openQuadEnd(scratch, prev, prevN0s, prevSt, prevOk);
+        ok += <u32>popcnt<u32>(prevOk);
+        prev = 0;
+        continue;
+      }
+      const st = scratch + (prevSt == scratch + X4_STATE ? X4_STATE2 : X4_STATE);
+      const n0q = n0s ? n0s + (<usize>i << 2) : 0;
+      const okMask = openQuadVerify(scratch, desc, n0q, st, prev, prevN0s, prevSt, prevOk);
+      if (prev) ok += <u32>popcnt<u32>(prevOk);
+      prev = desc; prevN0s = n0q; prevSt = st; prevOk = okMask;
+      ks = X4_KS_BYTES;
+      i += 4; desc += 4 * DESC_SIZE;
       continue;
     }
-    const r = openFast(scratch, key, 0, load<u32>(desc, DESC_COUNTER_LO), load<u32>(desc, DESC_COUNTER_HI), data, len, 0, 0);
-    store<u32>(desc, r, DESC_STATUS);
-    ok += r;
-    ks = max<u32>(ks, openKsBytes(len));
+    if (prev) {
+      openQuadEnd(scratch, prev, prevN0s, prevSt, prevOk);
+      ok += <u32>popcnt<u32>(prevOk);
+      prev = 0;
+    }
+    const len = load<u32>(desc, DESC_LENGTH);
+    if (extent(desc, memEnd, s, true) == 0) {
+      store<u32>(desc, 0, DESC_STATUS);
+    } else {
+      const r = openFast(scratch, load<u32>(desc, DESC_KEY), n0s ? load<u32>(n0s + (<usize>i << 2)) : 0,
+        load<u32>(desc, DESC_COUNTER_LO), load<u32>(desc, DESC_COUNTER_HI), load<u32>(desc, DESC_DATA), len, 0, 0);
+      store<u32>(desc, r, DESC_STATUS);
+      ok += r;
+      ks = max<u32>(ks, openKsBytes(len));
+    }
+    i++; desc += DESC_SIZE;
+  }
+  if (prev) {
+    openQuadEnd(scratch, prev, prevN0s, prevSt, prevOk);
+    ok += <u32>popcnt<u32>(prevOk);
   }
   wipe(scratch, ks);
   return ok;

@@ -6,7 +6,8 @@
 // The module has no data segment and allocates nothing.
 //
 // Every entry point wipes the secrets it left in the scratch before it returns (wipe.ts); the
-// batch entry points do it once per batch.
+// batch entry points do it once per batch. The batch entry points take four packets of
+// similar length side by side where they can (batch.ts, quad.ts).
 
 import * as aead from "./aead";
 import * as ref from "./aead_ref";
@@ -75,10 +76,23 @@ export function zeroize(ptr: usize, len: u32): void {
 
 /** Seals `count` descriptors at `desc` (see layout.ts / the README). */
 export function sealBatch(desc: usize, count: u32): void {
-  batch.sealBatch(scratch, desc, count);
+  batch.sealBatch(scratch, desc, count, 0);
 }
 
 /** Opens `count` descriptors at `desc`; returns how many authenticated. */
 export function openBatch(desc: usize, count: u32): u32 {
-  return batch.openBatch(scratch, desc, count);
+  return batch.openBatch(scratch, desc, count, 0);
+}
+
+/**
+ * Test export: sealBatch with packet i's first nonce word from `n0s` (u32 array) instead of 0,
+ * so that published vectors (any 12-byte nonce, empty AAD) can go through the batch path.
+ */
+export function sealBatchNonce(desc: usize, count: u32, n0s: usize): void {
+  batch.sealBatch(scratch, desc, count, n0s);
+}
+
+/** Test export: openBatch with first nonce words from `n0s`, as sealBatchNonce. */
+export function openBatchNonce(desc: usize, count: u32, n0s: usize): u32 {
+  return batch.openBatch(scratch, desc, count, n0s);
 }

@@ -37,6 +37,33 @@ export const KS_MAX_DATA: u32 = 4096;
 // S_POLYTAB + 144 = 352 <= S_KS. S_KS holds the poly key block + data keystream rounded up to
 // 4 blocks: 64 + 4096 + 192 = 4352 bytes; S_KS + 4352 = 4736 <= SCRATCH_BYTES.
 
+// Four packets side by side (quad.ts): an area after the largest keystream a one-packet call
+// writes, because a quad's lanes finish their tails with the one-packet code, which uses
+// S_STATE, S_POLY and S_KS meanwhile.
+/** Start of the four-packet area. */
+export const S_X4: u32 = S_KS + 4352;
+/** ChaCha20 input states of the four packets, transposed: vector k (16 bytes) = word k of each. */
+export const X4_STATE: u32 = S_X4;
+/** Keystream block 0 of each packet (64 bytes each): the four Poly1305 keys. */
+export const X4_KEYS: u32 = S_X4 + 256;
+/** Each packet's Poly1305 state in poly1305.ts's layout (64 bytes each). */
+export const X4_LANES: u32 = S_X4 + 512;
+/** r0..r4, 5*r1..5*r4 as u32x4 (lane i = packet i), 144 bytes. */
+export const X4_R: u32 = S_X4 + 768;
+/** Accumulators h0..h4 as u32x4, 80 bytes. */
+export const X4_H: u32 = S_X4 + 912;
+/** The four computed tags (open compares them). */
+export const X4_TAG: u32 = S_X4 + 992;
+/** Carried products of poly1305_x4.ts, 160 bytes. */
+export const X4_TMP: u32 = S_X4 + 1056;
+/** Each packet's coefficient table for the scalar pair step (poly1305.ts polyPowers, 144 bytes each). */
+export const X4_PT: u32 = S_X4 + 1216;
+/** Second transposed state: openBatch decrypts one quad while it starts and MACs the next. */
+export const X4_STATE2: u32 = S_X4 + 1792;
+/** Bytes of S_KS up to the end of the four-packet area: what a batch that used it wipes. */
+export const X4_KS_BYTES: u32 = 4352 + 2048;
+// S_KS + X4_KS_BYTES = 6784 <= SCRATCH_BYTES.
+
 /** Descriptor layout of the batch API (src/descriptor.ts documents it). */
 export const DESC_SIZE: u32 = 24;
 export const DESC_KEY: u32 = 0;

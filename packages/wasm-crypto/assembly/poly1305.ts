@@ -144,3 +144,33 @@ export function polyPowers(ps: usize, t: usize): void {
   store<u64>(t, q0, 72); store<u64>(t, q1, 80); store<u64>(t, q2, 88); store<u64>(t, q3, 96); store<u64>(t, q4, 104);
   store<u64>(t, q1 * 5, 112); store<u64>(t, q2 * 5, 120); store<u64>(t, q3 * 5, 128); store<u64>(t, q4 * 5, 136);
 }
+
+/**
+ * Absorbs the 16-byte block at `m` into the state at `ps` (h at +20), h = (h + m)*r, with r
+ * and 5r from the polyPowers table `t`. h stays in memory, so that a loop can take turns
+ * between several messages' states (chacha_x4.ts). One block per step, not chacha20_simd.ts's
+ * pairs with r^2: four messages give independent chains already, and a pair step (measured
+ * the same speed) keeps twice the values live.
+ */
+// @ts-ignore: decorator
+@inline export function polyBlockAt(ps: usize, t: usize, m: usize): void {
+  const m0 = load<u64>(m, 0), m1 = load<u64>(m, 8);
+  const a0 = <u64>load<u32>(ps, 20) + (m0 & M26L), a1 = <u64>load<u32>(ps, 24) + ((m0 >>> 26) & M26L);
+  const a2 = <u64>load<u32>(ps, 28) + (((m0 >>> 52) | (m1 << 12)) & M26L);
+  const a3 = <u64>load<u32>(ps, 32) + ((m1 >>> 14) & M26L), a4 = <u64>load<u32>(ps, 36) + ((m1 >>> 40) | <u64>HIBIT);
+  const d0 = a0 * load<u64>(t, 0) + a1 * load<u64>(t, 64) + a2 * load<u64>(t, 56) + a3 * load<u64>(t, 48) + a4 * load<u64>(t, 40);
+  let d1 = a0 * load<u64>(t, 8) + a1 * load<u64>(t, 0) + a2 * load<u64>(t, 64) + a3 * load<u64>(t, 56) + a4 * load<u64>(t, 48);
+  let d2 = a0 * load<u64>(t, 16) + a1 * load<u64>(t, 8) + a2 * load<u64>(t, 0) + a3 * load<u64>(t, 64) + a4 * load<u64>(t, 56);
+  let d3 = a0 * load<u64>(t, 24) + a1 * load<u64>(t, 16) + a2 * load<u64>(t, 8) + a3 * load<u64>(t, 0) + a4 * load<u64>(t, 64);
+  let d4 = a0 * load<u64>(t, 32) + a1 * load<u64>(t, 24) + a2 * load<u64>(t, 16) + a3 * load<u64>(t, 8) + a4 * load<u64>(t, 0);
+  d1 += d0 >>> 26;
+  d2 += d1 >>> 26;
+  d3 += d2 >>> 26;
+  d4 += d3 >>> 26;
+  const h0 = (d0 & M26L) + (d4 >>> 26) * 5;
+  store<u32>(ps, <u32>(h0 & M26L), 20);
+  store<u32>(ps, <u32>((d1 & M26L) + (h0 >>> 26)), 24);
+  store<u32>(ps, <u32>(d2 & M26L), 28);
+  store<u32>(ps, <u32>(d3 & M26L), 32);
+  store<u32>(ps, <u32>(d4 & M26L), 36);
+}

@@ -16,6 +16,10 @@ export interface AeadExports {
   zeroize(ptr: number, len: number): void;
   sealBatch(desc: number, count: number): void;
   openBatch(desc: number, count: number): number;
+  /** Test export: sealBatch with packet i's first nonce word read from the u32 array at n0s. */
+  sealBatchNonce(desc: number, count: number, n0s: number): void;
+  /** Test export: openBatch with first nonce words from n0s. */
+  openBatchNonce(desc: number, count: number, n0s: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;

@@ -216,6 +216,45 @@ describe("scratch is wiped", () => {
     expect(aead.openBatch(DESC + (n + 2) * DESC_SIZE, 1)).toBe(0);
     clean("openBatch of one failed packet", secrets);
   });
+
+  it("after sealBatch and openBatch of quads (four packets side by side), a forged packet in one quad, a quad of forgeries", () => {
+    const r = rng(25);
+    const { aead, memory, u8, clean } = setup();
+    const i32 = new Int32Array(memory.buffer);
+    const keys = Array.from({ length: 4 }, () => r.bytes(32));
+    keys.forEach((k, i) => u8.set(k, KEY + 32 * i));
+    const lengths = [64, 100, 512, 700, 1024, 1420, 2000].flatMap((l) => [l, l, l, l]).concat([600, 650, 700, 840]);
+    const n = lengths.length;
+    const secrets: Secret[] = [];
+    const plain = lengths.map((len, i) => {
+      const pt = r.bytes(len);
+      u8.set(pt, DATA + i * SLOT);
+      const nonce = new Uint8Array(12);
+      new DataView(nonce.buffer).setUint32(4, 5000 + i, true);
+      secrets.push(...secretsOf(keys[i & 3], nonce, len, `desc ${i}`));
+      writeDescriptor(i32, DESC, i, KEY + 32 * (i & 3), 5000 + i, 0, DATA + i * SLOT, len);
+      return pt;
+    });
+    aead.sealBatch(DESC, n);
+    clean("sealBatch of quads", secrets);
+    const sealed = lengths.map((len, i) => u8.slice(DATA + i * SLOT, DATA + i * SLOT + len + 16));
+    for (let i = 0; i < n; i++) writeDescriptor(i32, DESC, i, KEY + 32 * (i & 3), 5000 + i, 0, DATA + i * SLOT, lengths[i] + 16);
+    const bad = [9, 18]; // in the 512-byte and the 1024-byte quads
+    for (const i of bad) u8[DATA + i * SLOT + 3] ^= 4;
+    expect(aead.openBatch(DESC, n)).toBe(n - bad.length);
+    clean("openBatch of quads", secrets);
+    for (let i = 0; i < n; i++) {
+      expect(descriptorOk(i32, DESC, i)).toBe(!bad.includes(i));
+      if (!bad.includes(i)) expect(toHex(u8.subarray(DATA + i * SLOT, DATA + i * SLOT + lengths[i]))).toBe(toHex(plain[i]));
+    }
+    // A batch of one quad, all four forged: their keystreams and tags are wiped as well.
+    for (let i = 8; i < 12; i++) {
+      u8.set(sealed[i], DATA + i * SLOT);
+      u8[DATA + i * SLOT + lengths[i]] ^= 1;
+    }
+    expect(aead.openBatch(DESC + 8 * DESC_SIZE, 4)).toBe(0);
+    clean("openBatch of a forged quad", secrets);
+  });
 });
 
 describe("zeroize", () => {
