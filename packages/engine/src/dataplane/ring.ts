@@ -105,6 +105,11 @@ export class HandshakeRing {
     return out;
   }
 
+  /** How full the ring is now, 0 to 1 (the control plane's sign of load, read before it drains). */
+  get fill(): number {
+    return ((Atomics.load(this.words, 0) - Atomics.load(this.words, 1)) | 0) / this.capacity;
+  }
+
   /** Messages dropped because the ring was full or a message too long. */
   get dropped(): number {
     return Atomics.load(this.words, 2) >>> 0;
