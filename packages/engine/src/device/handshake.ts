@@ -8,7 +8,7 @@
  */
 import { COOKIE_REPLY_SIZE, HANDSHAKE_INITIATION_MIN_INTERVAL, INITIATION_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE_SIZE } from "../protocol/constants.js";
 import type { DeviceAction } from "./actions.js";
-import { dropInitiation, forgetPendingIndex, sendKeepalive, setEndpoint } from "./session.js";
+import { dropInitiation, forgetPendingIndex, sendInitiation, sendKeepalive, setEndpoint } from "./session.js";
 import { noteHandshakes } from "./load.js";
 import { type DeviceState, keyId } from "./state.js";
 import { keypairPeer } from "../tables/keypair-slot.js";
@@ -97,6 +97,11 @@ function onCookieReply(d: DeviceState, bytes: Uint8Array, now: number): DeviceAc
     if (slot >= 0) peer = d.peersBySlot.get(keypairPeer(d.tables, slot));
   }
   if (!peer) throw new HandshakeError("unknown-index", "cookie reply for no message of ours");
+  const hadCookie = peer.cookies.hasCookie(now);
   peer.cookies.consumeReply(bytes, now);
+  // The responder is under load and did no DH: send the initiation again now, with MAC2,
+  // rather than at the retransmit REKEY_TIMEOUT later. Only when the one answered had no
+  // cookie, so a responder that keeps answering with cookies cannot drive a loop.
+  if (!hadCookie && peer.initiation?.localIndex === index) return sendInitiation(d, peer, now, true);
   return [];
 }
