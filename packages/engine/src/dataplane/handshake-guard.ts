@@ -7,10 +7,10 @@
  *   (cookie-record.ts); a bad one is dropped and counted.
  * - A response, or a cookie reply, must name a handshake of ours (the receiver-index table
  *   holds our pending initiations and keypairs); one that does not is dropped.
- * - Under load (the control plane's verdict, load.ts), an initiation or response needs a
- *   valid MAC2; one without gets a cookie reply from the worker itself (protocol/cookie.ts,
- *   with the control plane's secret), as many per source address as the rate limiter lets
- *   through; one with a valid MAC2 is rate-limited per source address, as wireguard-go does.
+ * - Under load (the control plane's verdict, load.ts), each source address may send
+ *   HANDSHAKES_PER_SECOND initiations or responses (protocol/ratelimiter.ts); those need a
+ *   valid MAC2, and one without gets a cookie reply from the worker itself
+ *   (protocol/cookie.ts, with the control plane's secret).
  * - What belongs to a handshake we know (a response or cookie reply to us, a MAC2-valid
  *   message under load) goes to the priority ring, so a ring full of flood cannot hold
  *   it back.
@@ -51,10 +51,14 @@ export class HandshakeGuard {
   private readonly material = newCookieMaterial();
   private checker: CookieChecker | null = null;
   private seq = -1;
-  /** Cookie replies per source address: a flood from one address costs us a bounded number of XChaCha20 seals. */
-  private readonly replies = new RateLimiter();
-  /** MAC2-valid messages per source address: a source that has a cookie still cannot flood. */
-  private readonly handshakes = new RateLimiter();
+  /**
+   * Under load, what a source address may cost beyond a MAC1 check, per second: a MAC2
+   * check, then a cookie reply or the control plane's DH. wireguard-go limits MAC2-valid
+   * messages per address; this limits cookie replies too, and checks first, so a flood
+   * from one address costs one MAC per message. The price, as with wireguard-go when the
+   * flood has a cookie: a peer behind the flood's own address waits for the flood to end.
+   */
+  private readonly limiter = new RateLimiter();
 
   /** `count(stat)` bumps one of the worker's counters. */
   constructor(
@@ -82,10 +86,10 @@ export class HandshakeGuard {
     if (ours && lookupIndex(t, readU32(u8, at + RESPONSE_RECEIVER)) !== PENDING_INDEX) return this.drop(STAT.rejectedUnknownIndex);
     if (!isUnderLoad(t)) return ours ? GUARD.priority : GUARD.ring;
     const from = u8.subarray(source, source + ENDPOINT_BYTES);
-    if (this.material.hasSecret && checker.checkMac2(msg, from, now)) {
-      return this.handshakes.allow(addressKey(from), now) ? GUARD.priority : this.drop(STAT.rejectedRateLimit);
-    }
-    if (!this.material.hasSecret || !this.replies.allow(addressKey(from), now)) return this.drop(STAT.rejectedRateLimit);
+    // Before any more work: a flood from one address costs one MAC and this lookup per message.
+    if (!this.limiter.allow(addressKey(from), now)) return this.drop(STAT.rejectedRateLimit);
+    if (!this.material.hasSecret) return this.drop(STAT.rejectedNoKey);
+    if (checker.checkMac2(msg, from, now)) return GUARD.priority;
     this.reply = checker.createReply(msg, readU32(u8, at + SENDER), from, now);
     this.count(STAT.cookieReplies);
     return GUARD.cookieReply;

@@ -31,7 +31,7 @@ export const STAT_NAMES = [
   "rejectedBadMac1",
   /** A response or cookie reply that answers no handshake or keypair of ours. */
   "rejectedUnknownIndex",
-  /** Under load: over the per-source limit of cookie replies, or of MAC2-valid messages. */
+  /** Under load: over the per-source-address limit of handshake messages (cookie replies and MAC2-valid ones together). */
   "rejectedRateLimit",
   /** An initiation or response while the interface has no private key. */
   "rejectedNoKey",
