@@ -41,7 +41,8 @@ describe("hostile datagrams", () => {
     const d = JSON.parse(lab.exec(hub, ["node", TALTUN_CLI, "show", pair.hubIf, "--json"])).dataplane;
     expect(d.droppedNoKeypair + d.droppedShort).toBeGreaterThanOrEqual(6000);
     expect(d.handshakeMessages + d.droppedRingFull + d.droppedHandshakeSize + d.rejectedBadMac1 + d.rejectedUnknownIndex).toBeGreaterThanOrEqual(8000);
-    expect(d.handshakeMessages).toBe(0);
+    // A forged handshake message cannot reach the control plane (the spoke's own may).
+    expect(d.handshakeMessages).toBeLessThan(5);
     expect(d.droppedAuth + d.droppedReplay + d.droppedSource).toBe(0);
   });
 });
