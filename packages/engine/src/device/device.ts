@@ -22,7 +22,7 @@ import { AllowedIps } from "../tables/allowed-ips.js";
 import type { EndpointRecord } from "../tables/endpoint.js";
 import { KP_EXPIRED, keypairCreatedAt, keypairFlags } from "../tables/keypair-slot.js";
 import { KeypairStore } from "../tables/keypair-store.js";
-import { claimPeer, endpointSequence, releasePeer, transferred } from "../tables/peer-slot.js";
+import { claimPeer, endpointSequence, releasePeer, requestHandshake, transferred } from "../tables/peer-slot.js";
 import { lookupIndex } from "../tables/receiver-index.js";
 import { publishCookieKeys, publishCookieSecret } from "../tables/cookie-record.js";
 import { SharedTables, sharedTablesSize, type TableCapacity } from "../tables/shared-tables.js";
@@ -331,6 +331,15 @@ export class Device {
   initiate(slot: number, now: number): DeviceAction[] {
     const peer = this.s.peersBySlot.get(slot);
     return peer ? sendInitiation(this.s, peer, now, false) : [];
+  }
+
+  /**
+   * Ask for a handshake with a peer at the next ticks rather than now: many asked at once
+   * (a 10,000-peer configuration coming up) are started TICK_INITIATIONS a tick, so the
+   * control plane keeps answering while they go out.
+   */
+  requestInitiation(slot: number): void {
+    if (this.s.peersBySlot.has(slot)) requestHandshake(this.s.tables, slot);
   }
 
   /** Seal `payload` for peer `slot` through the transport path: a type-4 datagram, or null without a usable keypair. */

@@ -79,4 +79,24 @@ describe("a Device with 10,000 peers", () => {
     expect(d.tick(now).filter((a) => a.type === "send")).toHaveLength(0);
     console.log(`${n} handshakes due at once: ${ticks} ticks, the longest ${longest.toFixed(0)} ms`);
   }, 60_000);
+
+  it(`spreads the handshakes a start-up asks for over ticks, ${TICK_INITIATIONS} at a time, each peer once`, () => {
+    const d = device(4096);
+    const n = 1_000;
+    const slots = Array.from({ length: n }, (_, i) => d.addPeer({ publicKey: randomBytes(32), endpoint: parseEndpoint(`198.18.${(i >> 8) & 255}.${i & 255}:51820`) }));
+    for (const slot of slots) d.requestInitiation(slot);
+    d.requestInitiation(n + 10); // no such peer: nothing to start
+    const initiated = new Set<number>();
+    let ticks = 0;
+    for (; initiated.size < n && ticks < 100; ticks++) {
+      const sent = d.tick(d.clock.now()).filter((a) => a.type === "send" && a.message === "initiation");
+      expect(sent.length).toBeLessThanOrEqual(TICK_INITIATIONS);
+      for (const a of sent) {
+        expect(initiated.has(a.peer)).toBe(false);
+        initiated.add(a.peer);
+      }
+    }
+    expect(initiated.size).toBe(n);
+    expect(ticks).toBe(Math.ceil(n / TICK_INITIATIONS));
+  }, 60_000);
 });

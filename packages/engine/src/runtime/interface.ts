@@ -180,8 +180,8 @@ export class Interface implements RunningInterface {
       if (config) self.trackHostNames(config);
       await self.serveUapi();
       if (metricsAddr) self.metrics = await serveMetrics(self.p, metricsAddr, () => self.config, logger);
-      const now = self.p.device.clock.now();
-      for (const p of self.p.device.peerStats()) if (p.endpoint) self.p.loop.carryOut(self.p.device.initiate(p.slot, now));
+      for (const p of self.p.device.peerStats()) if (p.endpoint) self.p.device.requestInitiation(p.slot);
+      self.p.loop.wake();
       return self;
     } catch (e) {
       // The workers and the loop run: stopping them is what undoes the rest.

@@ -112,7 +112,7 @@ export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: r
     cleanups.push(() => sockets.close());
     if (plan.fullTunnel.length > 0) {
       sockets.setMark(FULL_TUNNEL_MARK);
-      cleanups.push(fullTunnel(tun.name, plan.fullTunnel, FULL_TUNNEL_MARK, logger));
+      cleanups.push(fullTunnel(tun.name, plan.fullTunnel, FULL_TUNNEL_MARK, plan.address, logger));
     }
     const wakeFds = sockets.fds.map(() => eventfdOpen());
     cleanups.push(() => wakeFds.forEach(closeFd));
