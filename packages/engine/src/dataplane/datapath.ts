@@ -1,7 +1,8 @@
 /**
  * One worker's packet path, a batch at a time, allocating nothing:
  *
- *   UDP -> recvmmsg -> handshakes to the control plane's ring; data: openBatch (WASM)
+ *   UDP -> recvmmsg -> handshakes through the gate (handshake-intake.ts): to the control
+ *       plane's rings, or a cookie reply under load; data: openBatch (WASM)
  *       -> replay/source checks -> TUN write, or re-seal for another peer (relay) -> sendmmsg
  *   TUN -> read batch -> route by destination (allowed IPs) -> sealBatch (WASM) -> sendmmsg
  *
@@ -25,9 +26,9 @@ import { createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../tra
 import { sharedBuffer } from "./memory-layout.js";
 import type { HandshakeRing } from "./ring.js";
 import type { BatchIo } from "./batch-io.js";
-import { BATCH, COOKIE_SLOT, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
+import { BATCH, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";
-import { GUARD, HandshakeGuard } from "./handshake-guard.js";
+import { HandshakeIntake } from "./handshake-intake.js";
 import { RX_DROPS_FIRST, STAT } from "./stats.js";
 
 /** What a datapath needs: shared memory views, its regions, and its file descriptors. */
@@ -91,9 +92,7 @@ export class Datapath {
   /** Plaintext lengths of a batch before sealing, to stage the packets that find no session. */
   private readonly plainLength = new Uint32Array(BATCH);
   private readonly staging: Staging;
-  private readonly guard: HandshakeGuard;
-  private readonly cookieSend: BatchControl;
-  private readonly cookieLengths: Uint32Array;
+  private readonly intake: HandshakeIntake;
 
   constructor(private readonly o: DatapathOptions, allowedIps: Int32Array) {
     this.allowedIps = allowedIps;
@@ -129,11 +128,10 @@ export class Datapath {
       fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs, locals: r.txLocals,
     });
 
-    this.cookieSend = new BatchControl(memory, r.cbCookie).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.cookiePool, stride: COOKIE_SLOT, lengths: r.cookieLengths, addrs: r.cookieAddrs, locals: r.cookieLocals,
+    this.intake = new HandshakeIntake({
+      memory, tables: o.tables, regions: r, ring: o.ring, priority: o.priority, udpFd: o.udpFd, io: o.io, signal: o.signal,
+      count: (stat, n) => this.count(stat, n),
     });
-    this.cookieLengths = u32(r.cookieLengths);
-    this.guard = new HandshakeGuard(o.tables, (stat) => this.count(stat));
     this.staging = new Staging(this.u8, r.stage, stride);
     this.rx = createTransportBatch(BATCH, r.openDescs, o.mtu, new Int32Array(buf, r.stats + RX_DROPS_FIRST * 4, RX_DROP_NAMES.length));
     this.relay = createTransportBatch(BATCH, r.relayDescs, o.mtu);
@@ -152,7 +150,8 @@ export class Datapath {
 
   /** Sends and receives on socket `fd` from now on (the listen port was changed). */
   setUdpFd(fd: number): void {
-    this.recv.fd = this.relaySend.fd = this.send.fd = this.cookieSend.fd = fd;
+    this.recv.fd = this.relaySend.fd = this.send.fd = fd;
+    this.intake.setUdpFd(fd);
   }
 
   /** Whether the inner packet at `at` is addressed to this interface's own address. */
@@ -226,7 +225,6 @@ export class Datapath {
   private fromNetwork(n: number, now: number): void {
     const { u8, rx, o } = this;
     const lengths = this.rxLengths;
-    let replies = 0;
     for (let i = 0; i < n; i++) {
       const d = rx.data[i];
       const len = lengths[i];
@@ -234,9 +232,9 @@ export class Datapath {
       if (!isHandshakeMessage(u8, d, len)) continue;
       // The control plane's, or answered here: prepareOpen skips these uncounted.
       if (len !== HANDSHAKE_SIZE[u8[d]]) this.count(STAT.droppedHandshakeSize);
-      else replies = this.handshake(i, d, len, now, replies);
+      else this.intake.take(d, len, rx.sources[i], rx.locals[i], now);
     }
-    if (replies > 0) this.sendCookieReplies(replies);
+    this.intake.flush();
     rx.count = n;
     // Fail closed: prepareOpen clears every slot, finishOpen gives a length back only to a
     // packet that authenticated, passed the replay window and came from an allowed IP.
@@ -273,41 +271,6 @@ export class Datapath {
       const r = this.o.regions;
       this.sealAndSend(this.relay, relays, this.relaySlot, this.relayLengths, r.relayAddrs, r.relayLocals, this.relaySend, n, now, STAT.relayed);
     }
-  }
-
-  /**
-   * One handshake message of the right size, at slot `i`: through the guard to a ring, or
-   * answered with a cookie reply (queued as reply number `replies`), or dropped. Returns
-   * the replies queued now.
-   */
-  private handshake(i: number, d: number, len: number, now: number, replies: number): number {
-    const { rx, o } = this;
-    const verdict = this.guard.check(this.u8, d, len, rx.sources[i], now);
-    if (verdict === GUARD.cookieReply) {
-      const r = o.regions;
-      this.u8.set(this.guard.reply, r.cookiePool + replies * COOKIE_SLOT);
-      this.cookieLengths[replies] = this.guard.reply.length;
-      // To where it came from, from the address it arrived at.
-      this.u8.copyWithin(r.cookieAddrs + replies * ENDPOINT_BYTES, rx.sources[i], rx.sources[i] + ENDPOINT_BYTES);
-      this.u8.copyWithin(r.cookieLocals + replies * LOCAL_BYTES, rx.locals[i], rx.locals[i] + LOCAL_BYTES);
-      return replies + 1;
-    }
-    if (verdict === GUARD.dropped) return replies;
-    const ring = verdict === GUARD.priority ? o.priority : o.ring;
-    if (ring.push(d, len, rx.sources[i], rx.locals[i])) {
-      this.count(STAT.handshakeMessages);
-      if (verdict === GUARD.priority) this.count(STAT.handshakePriority);
-    } else this.count(STAT.droppedRingFull);
-    o.signal();
-    return replies;
-  }
-
-  /** Sends the `k` cookie replies queued by {@link handshake} with one sendmmsg. */
-  private sendCookieReplies(k: number): void {
-    this.cookieSend.count = k;
-    const sent = this.o.io.udpSend(this.cookieSend);
-    this.count(STAT.ioCalls);
-    if (sent < k) this.count(STAT.sendErrors, k - Math.max(sent, 0));
   }
 
   /**

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { FakeIo } from "../../test/fake-io.js";
 import { World } from "../../test/harness.js";
 import { instantiateAead } from "../protocol/aead.js";
+import { COOKIE_REFRESH_TIME } from "../protocol/constants.js";
 import { CookieGenerator } from "../protocol/cookie.js";
 import { parseIp } from "../protocol/address.js";
 import { parseEndpoint } from "../tables/endpoint.js";
@@ -137,6 +138,26 @@ describe("the worker's handshake gate", () => {
     expect(ring.drain()).toHaveLength(2);
     const [m] = priority.drain();
     expect(hub.device.handleHandshakeMessage(m.data, m.source, now)).toContainEqual({ type: "keypair", peer: w.slotOf(hub, a), role: "initiator" });
+  });
+
+  it("follows the control plane's secret: a MAC2 made with the cookie of the secret before a rotation earns a cookie reply, not the ring", () => {
+    const { w, hub, a, io, priority, stat, poll } = lab();
+    hub.device.noteLoad(w.clock.now(), 10_000, 0);
+    const [init] = a.device.initiate(w.slotOf(a, hub), w.clock.now()) as { bytes: Uint8Array }[];
+    io.udpIn.push({ bytes: init.bytes, peer: a.endpoint });
+    poll();
+    // a learns the cookie and sends again at once, with MAC2: the priority ring.
+    const [again] = a.device.handleHandshakeMessage(io.udpOut.pop()!.bytes, hub.endpoint, w.clock.now()) as { bytes: Uint8Array }[];
+    io.udpIn.push({ bytes: again.bytes, peer: a.endpoint });
+    poll();
+    expect(priority.drain()).toHaveLength(1);
+    w.clock.advance(COOKIE_REFRESH_TIME);
+    hub.device.tick(w.clock.now()); // the control plane draws a new secret and publishes it
+    hub.device.noteLoad(w.clock.now(), 10_000, 0);
+    const before = stat("cookieReplies");
+    io.udpIn.push({ bytes: again.bytes, peer: a.endpoint });
+    poll();
+    expect([stat("cookieReplies") - before, priority.drain().length]).toEqual([1, 0]);
   });
 
   it("follows a new private key at once: MAC1 for the old key is refused, for the new one accepted", () => {

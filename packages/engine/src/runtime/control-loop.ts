@@ -1,9 +1,11 @@
 /**
  * The control plane's loop on the main thread: it sleeps on one shared doorbell word
  * (Atomics.waitAsync, so the event loop and the UAPI keep running), and when a worker
- * rings it, or a timer is due, it drains the handshake rings into the Device, runs its
- * timers, and carries out what the Device asks (send a handshake message, a cookie reply
- * or a keepalive). It never touches a data packet.
+ * rings it, or a timer is due, it tells the Device what the workers absorbed of the
+ * handshake load (its under-load verdict goes back to them), drains the handshake rings
+ * into the Device (the priority rings first), runs its timers, and carries out what the
+ * Device asks (send a handshake message, a cookie reply or a keepalive). It never touches
+ * a data packet.
  *
  * Sticky sources: a handshake message that authenticates makes the local address it
  * arrived at its peer's (as a data packet does in the workers), and what the loop sends a
