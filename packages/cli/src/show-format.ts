@@ -36,6 +36,33 @@ export interface InterfaceView {
   peers: PeerView[];
   /** Taltun's data-plane counters; absent for interfaces that have none (wireguard-go). */
   dataplane?: Record<string, number>;
+  /** What became of handshake messages, in the workers and the control plane together; absent as `dataplane`. */
+  handshakes?: HandshakesView;
+}
+
+/** Handshake verdicts since the interface started (Taltun only). */
+export interface HandshakesView {
+  /** True while the interface demands MAC2 cookies (a flood of handshake messages). */
+  underLoad: boolean;
+  /** Cookie replies sent, by the workers and the control plane. */
+  cookieRepliesSent: number;
+  /** Handshake messages rejected, by reason (`bad_mac1`, `unknown_index`, `flood`, `unknown_peer`, ...). */
+  rejected: Record<string, number>;
+}
+
+const HANDSHAKES = "handshakes.";
+const REJECTED = "handshakes.rejected.";
+
+/** Splits `get=taltun` counters into the data plane's and the handshake verdicts. */
+export function splitCounters(counters: Record<string, number>): { dataplane: Record<string, number>; handshakes?: HandshakesView } {
+  const dataplane: Record<string, number> = {};
+  const rejected: Record<string, number> = {};
+  for (const [k, v] of Object.entries(counters)) {
+    if (k.startsWith(REJECTED)) rejected[k.slice(REJECTED.length)] = v;
+    else if (!k.startsWith(HANDSHAKES)) dataplane[k] = v;
+  }
+  if (!(`${HANDSHAKES}cookieReplies` in counters)) return { dataplane };
+  return { dataplane, handshakes: { underLoad: counters[`${HANDSHAKES}underLoad`] === 1, cookieRepliesSent: counters[`${HANDSHAKES}cookieReplies`], rejected } };
 }
 
 /** Builds the view of an interface from a sample `before` and one `after`, `seconds` apart. */
@@ -120,6 +147,14 @@ export function formatView(v: InterfaceView, nowMs = Date.now()): string {
         `${d.droppedMalformed} not an IP packet, ${d.droppedSource} from a source the peer may not use`,
       `  other drops: ${d.droppedNoRoute} without a route, ${d.droppedNoSession} waited for a session in vain, ${d.droppedNoEndpoint} without an endpoint, ` +
         `${d.droppedRingFull} handshakes over capacity, ${d.droppedHandshakeSize} handshakes of the wrong size`,
+    );
+  }
+  const h = v.handshakes;
+  if (h) {
+    const reasons = Object.entries(h.rejected).filter(([, n]) => n > 0);
+    out.push(
+      `handshakes: ${h.underLoad ? "under load (cookies demanded)" : "not under load"}, ${h.cookieRepliesSent} cookie replies sent, ` +
+        `rejected: ${reasons.length ? reasons.map(([r, n]) => `${n} ${r}`).join(", ") : "none"}`,
     );
   }
   return out.join("\n") + "\n";

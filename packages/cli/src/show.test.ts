@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { taltun } from "./cli.test-helpers.js";
-import { ago, bitRate, bytes } from "./show-format.js";
+import { ago, bitRate, bytes, formatView, splitCounters } from "./show-format.js";
 
 if (process.getuid?.() !== 0) throw new Error("the show tests need root (they serve /var/run/wireguard/<iface>.sock): run them as root");
 
@@ -108,6 +108,17 @@ describe("taltun show", () => {
       await new Promise((r) => (wgo.exitCode !== null ? r(null) : wgo.once("exit", r)));
       execFileSync("ip", ["netns", "del", ns]);
     }
+  });
+
+  it("shows handshake verdicts of both planes apart from the data plane's counters", () => {
+    const { dataplane, handshakes } = splitCounters({
+      udpDatagrams: 9, "handshakes.cookieReplies": 120, "handshakes.underLoad": 1, "handshakes.rejected.bad_mac1": 7, "handshakes.rejected.flood": 0,
+    });
+    expect(dataplane).toEqual({ udpDatagrams: 9 });
+    expect(handshakes).toEqual({ underLoad: true, cookieRepliesSent: 120, rejected: { bad_mac1: 7, flood: 0 } });
+    const text = formatView({ interface: "tt0", publicKey: null, listenPort: 1, rateIntervalSeconds: 1, peers: [], handshakes });
+    expect(text).toContain("handshakes: under load (cookies demanded), 120 cookie replies sent, rejected: 7 bad_mac1\n");
+    expect(splitCounters({ udpDatagrams: 1 }).handshakes).toBeUndefined();
   });
 
   it("words times, sizes and rates", () => {

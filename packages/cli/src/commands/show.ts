@@ -6,7 +6,7 @@ import { constants } from "node:os";
 import { type DeviceSnapshot, UAPI_DIR, UapiError, uapiCounters, uapiGet, uapiInterfaces } from "@taltun/engine";
 import type { Command } from "commander";
 import { CliError, action } from "../errors.js";
-import { type InterfaceView, formatView, viewOf } from "../show-format.js";
+import { type InterfaceView, formatView, splitCounters, viewOf } from "../show-format.js";
 
 const SAMPLE_MS = 1000;
 const { errno } = constants;
@@ -43,7 +43,7 @@ export async function sample(names: string[], named: boolean): Promise<Interface
     const [a, b] = [first[i], second[i]];
     if (!a || !b) return [];
     const view = viewOf(n, a, b, seconds);
-    return [counters[i] ? { ...view, dataplane: counters[i] } : view];
+    return [counters[i] ? { ...view, ...splitCounters(counters[i]) } : view];
   });
 }
 

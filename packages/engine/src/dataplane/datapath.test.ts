@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { FakeIo } from "../../test/fake-io.js";
 import { ipv4, World, type Node } from "../../test/harness.js";
 import { instantiateAead } from "../protocol/aead.js";
+import { CookieGenerator } from "../protocol/cookie.js";
 import { parseIp } from "../protocol/address.js";
 import { encodeLocal } from "@taltun/io-shim/address";
 import { readLocal } from "../tables/peer-slot.js";
@@ -37,16 +38,17 @@ function lab(ringSlots = 256) {
     w.sendData(s, hub, [new Uint8Array(0)]); // confirms the hub's keypair
     w.pump();
   }
-  const size = workerRegionBytes(MTU) + ringBytes(ringSlots) + 128;
+  const size = workerRegionBytes(MTU) + ringBytes(ringSlots) + ringBytes(16) + 256;
   const at = w.reserve(size);
   const layout = new MemoryLayout(at, at + size);
   const regions = reserveWorkerRegions(layout, 0, MTU);
   const ring = new HandshakeRing(sharedBuffer(w.memory), layout.reserve("ring", ringBytes(ringSlots)), ringSlots);
+  const priority = new HandshakeRing(sharedBuffer(w.memory), layout.reserve("priority", ringBytes(16)), 16);
   const io = new FakeIo(w.memory);
   let signals = 0;
   const path = new Datapath(
     {
-      memory: w.memory, tables: hub.device.tables, aead: instantiateAead(w.memory, regions.scratch), regions, ring,
+      memory: w.memory, tables: hub.device.tables, aead: instantiateAead(w.memory, regions.scratch), regions, ring, priority,
       udpFd: 0, tunFd: 0, tunVnet: false, mtu: MTU, localAddress: parseIp(hub.vip), signal: () => signals++, io,
     },
     hub.device.allowedIps.snapshot,
@@ -150,8 +152,13 @@ describe("Datapath on an in-memory socket and TUN", () => {
   });
 
   it("hands handshake messages to the ring, counts those a full ring or a wrong size turns away", () => {
-    const { w, io, path, ring, stat, signals } = lab(2);
-    const initiation = () => Object.assign(new Uint8Array(148), { 0: 1 });
+    const { w, hub, io, path, ring, stat, signals } = lab(2);
+    // MAC1-valid for the hub: the worker checks it before the ring.
+    const initiation = () => {
+      const m = Object.assign(new Uint8Array(148), { 0: 1 });
+      new CookieGenerator(hub.publicKey).addMacs(m, 0);
+      return m;
+    };
     for (let k = 0; k < 4; k++) io.udpIn.push({ bytes: initiation(), peer: new Uint8Array(24) });
     io.udpIn.push({ bytes: Object.assign(new Uint8Array(149), { 0: 1 }), peer: new Uint8Array(24) });
     path.pollUdp(w.clock.now());

@@ -1,7 +1,8 @@
 /**
  * One worker's packet path, a batch at a time, allocating nothing:
  *
- *   UDP -> recvmmsg -> handshakes to the control plane's ring; data: openBatch (WASM)
+ *   UDP -> recvmmsg -> handshakes through the gate (handshake-intake.ts): to the control
+ *       plane's rings, or a cookie reply under load; data: openBatch (WASM)
  *       -> replay/source checks -> TUN write, or re-seal for another peer (relay) -> sendmmsg
  *   TUN -> read batch -> route by destination (allowed IPs) -> sealBatch (WASM) -> sendmmsg
  *
@@ -27,6 +28,7 @@ import type { HandshakeRing } from "./ring.js";
 import type { BatchIo } from "./batch-io.js";
 import { BATCH, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";
+import { HandshakeIntake } from "./handshake-intake.js";
 import { RX_DROPS_FIRST, STAT } from "./stats.js";
 
 /** What a datapath needs: shared memory views, its regions, and its file descriptors. */
@@ -36,6 +38,8 @@ export interface DatapathOptions {
   aead: AeadInstance;
   regions: WorkerRegions;
   ring: HandshakeRing;
+  /** The ring for handshakes we know (handshake-guard.ts), drained first by the control plane. */
+  priority: HandshakeRing;
   udpFd: number;
   tunFd: number;
   /** The TUN queue carries a virtio-net header: reads are segmented, writes get a header. */
@@ -88,6 +92,7 @@ export class Datapath {
   /** Plaintext lengths of a batch before sealing, to stage the packets that find no session. */
   private readonly plainLength = new Uint32Array(BATCH);
   private readonly staging: Staging;
+  private readonly intake: HandshakeIntake;
 
   constructor(private readonly o: DatapathOptions, allowedIps: Int32Array) {
     this.allowedIps = allowedIps;
@@ -123,6 +128,10 @@ export class Datapath {
       fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs, locals: r.txLocals,
     });
 
+    this.intake = new HandshakeIntake({
+      memory, tables: o.tables, regions: r, ring: o.ring, priority: o.priority, udpFd: o.udpFd, io: o.io, signal: o.signal,
+      count: (stat, n) => this.count(stat, n),
+    });
     this.staging = new Staging(this.u8, r.stage, stride);
     this.rx = createTransportBatch(BATCH, r.openDescs, o.mtu, new Int32Array(buf, r.stats + RX_DROPS_FIRST * 4, RX_DROP_NAMES.length));
     this.relay = createTransportBatch(BATCH, r.relayDescs, o.mtu);
@@ -142,6 +151,7 @@ export class Datapath {
   /** Sends and receives on socket `fd` from now on (the listen port was changed). */
   setUdpFd(fd: number): void {
     this.recv.fd = this.relaySend.fd = this.send.fd = fd;
+    this.intake.setUdpFd(fd);
   }
 
   /** Whether the inner packet at `at` is addressed to this interface's own address. */
@@ -220,11 +230,11 @@ export class Datapath {
       const len = lengths[i];
       rx.lengths[i] = len;
       if (!isHandshakeMessage(u8, d, len)) continue;
-      // The control plane's: prepareOpen skips these uncounted.
+      // The control plane's, or answered here: prepareOpen skips these uncounted.
       if (len !== HANDSHAKE_SIZE[u8[d]]) this.count(STAT.droppedHandshakeSize);
-      else this.count(o.ring.push(d, len, rx.sources[i], rx.locals[i]) ? STAT.handshakeMessages : STAT.droppedRingFull);
-      o.signal();
+      else this.intake.take(d, len, rx.sources[i], rx.locals[i], now);
     }
+    this.intake.flush();
     rx.count = n;
     // Fail closed: prepareOpen clears every slot, finishOpen gives a length back only to a
     // packet that authenticated, passed the replay window and came from an allowed IP.

@@ -32,6 +32,8 @@ export function tunReadCapacity(stride: number): number {
 }
 /** Bytes of an address record and of a local address record (io-shim's, both 24). */
 const ADDR = 24;
+/** Bytes between cookie-reply slots: a reply is 64 bytes. */
+export const COOKIE_SLOT = 64;
 
 /** Offsets (bytes from the memory's start) of one worker's buffers. */
 export interface WorkerRegions {
@@ -64,6 +66,12 @@ export interface WorkerRegions {
   openDescs: number;
   sealDescs: number;
   relayDescs: number;
+  /** Cookie replies the worker sends, a batch at a time: BATCH slots of COOKIE_SLOT bytes. */
+  cbCookie: number;
+  cookiePool: number;
+  cookieLengths: number;
+  cookieAddrs: number;
+  cookieLocals: number;
   /** Packets waiting for a session: STAGE_SLOTS slots. */
   stage: number;
   /** {@link STAT_COUNT} Int32 counters (see stats.ts). */
@@ -98,6 +106,11 @@ export function reserveWorkerRegions(layout: MemoryLayout, index: number, mtu: n
     openDescs: r("openDescs", BATCH * DESC_SIZE),
     sealDescs: r("sealDescs", BATCH * DESC_SIZE),
     relayDescs: r("relayDescs", BATCH * DESC_SIZE),
+    cbCookie: r("cbCookie", CB_SIZE, CB_ALIGN),
+    cookiePool: r("cookiePool", BATCH * COOKIE_SLOT, 64),
+    cookieLengths: r("cookieLengths", BATCH * 4),
+    cookieAddrs: r("cookieAddrs", BATCH * ADDR),
+    cookieLocals: r("cookieLocals", BATCH * ADDR),
     stage: r("stage", STAGE_SLOTS * stride, 64),
     stats: r("stats", STAT_COUNT * 4, 8),
   };

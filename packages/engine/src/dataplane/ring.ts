@@ -1,8 +1,9 @@
 /**
  * A single-producer single-consumer ring in shared memory that carries handshake messages
- * (types 1-3) from a data-plane worker to the control plane. A flood of handshake packets
- * fills the ring and is dropped and counted there, in the worker, without allocating and
- * without a message per packet reaching the main thread.
+ * (types 1-3) from a data-plane worker to the control plane. Each worker has two: the
+ * ordinary one and a priority one for handshakes we know (handshake-guard.ts), drained
+ * first. What is left of a flood after the worker's gate fills a ring and is dropped and
+ * counted there, in the worker, without a message per packet reaching the main thread.
  *
  * Layout at `offset` (all u32, little-endian, 4-aligned):
  *   +0 head (next slot the producer writes)  +4 tail (next slot the consumer reads)
@@ -103,6 +104,11 @@ export class HandshakeRing {
       Atomics.store(this.words, 1, tail);
     }
     return out;
+  }
+
+  /** How full the ring is now, 0 to 1 (the control plane's sign of load, read before it drains). */
+  get fill(): number {
+    return ((Atomics.load(this.words, 0) - Atomics.load(this.words, 1)) | 0) / this.capacity;
   }
 
   /** Messages dropped because the ring was full or a message too long. */

@@ -22,10 +22,23 @@ export const STAT_NAMES = [
   /** Staged packets dropped before their session came: pushed out by newer ones, or their peer was removed. */
   "droppedNoSession",
   "droppedNoEndpoint",
-  /** Handshake messages dropped because the control plane's ring was full. */
+  /** Handshake messages dropped because the control plane's ring (or the priority ring) was full. */
   "droppedRingFull",
   /** Datagrams of a handshake type (1-3) whose length is not that message's size. */
   "droppedHandshakeSize",
+  // Handshake messages the worker's gate (handshake-guard.ts) rejected, by reason: never in a ring.
+  /** An initiation or response whose MAC1 is not valid for our key. */
+  "rejectedBadMac1",
+  /** A response or cookie reply that answers no handshake or keypair of ours. */
+  "rejectedUnknownIndex",
+  /** Under load: over the per-source-address limit of handshake messages (cookie replies and MAC2-valid ones together). */
+  "rejectedRateLimit",
+  /** An initiation or response while the interface has no private key. */
+  "rejectedNoKey",
+  /** Cookie replies the worker sent itself, under load, to messages without a valid MAC2. */
+  "cookieReplies",
+  /** Handshake messages put in the priority ring (a subset of handshakeMessages). */
+  "handshakePriority",
   "sendErrors",
   /** Packets sent from the kernel's choice of source because their peer's sticky local address was refused (gone from the host); the peer forgets it. */
   "sourceFallbacks",

@@ -24,6 +24,8 @@ export interface WorkerData {
   regions: WorkerRegions;
   tablesBase: number;
   ringBase: number;
+  /** Where this worker's priority ring lives (handshakes we know; handshake-guard.ts). */
+  priorityRingBase: number;
   /** Int32 index of the shared word the worker bumps (and notifies) to wake the control plane. */
   doorbell: number;
   /** Int32 index of the stop word. */
@@ -75,6 +77,7 @@ function main(d: WorkerData): void {
       aead: instantiateAead(d.memory, d.regions.scratch, d.module),
       regions: d.regions,
       ring,
+      priority: new HandshakeRing(buffer, d.priorityRingBase),
       udpFd: d.udpFd,
       tunFd: d.tunFd,
       tunVnet: d.tunVnet,

@@ -13,7 +13,7 @@ import { systemClock, type Clock } from "../protocol/clock.js";
 import { REJECT_AFTER_TIME, TRANSPORT_HEADER_SIZE } from "../protocol/constants.js";
 import { CookieChecker } from "../protocol/cookie.js";
 import { publicKeyOf, zeroKeys } from "../protocol/dh.js";
-import { ConfigError, HandshakeError, LayoutError, REDACTED } from "../protocol/errors.js";
+import { ConfigError, HandshakeError, type HandshakeErrorCode, LayoutError, REDACTED } from "../protocol/errors.js";
 import { IndexTable } from "../protocol/index-table.js";
 import { keysEqual } from "../protocol/keys.js";
 import { precomputeStaticStatic } from "../protocol/noise.js";
@@ -24,10 +24,12 @@ import { KP_EXPIRED, keypairCreatedAt, keypairFlags } from "../tables/keypair-sl
 import { KeypairStore } from "../tables/keypair-store.js";
 import { claimPeer, endpointSequence, releasePeer, requestHandshake, transferred } from "../tables/peer-slot.js";
 import { lookupIndex } from "../tables/receiver-index.js";
+import { publishCookieKeys, publishCookieSecret } from "../tables/cookie-record.js";
 import { SharedTables, sharedTablesSize, type TableCapacity } from "../tables/shared-tables.js";
 import { createTransportBatch } from "../transport/batch.js";
 import type { DeviceAction } from "./actions.js";
 import { handleHandshake } from "./handshake.js";
+import { noteHandshakes, RING_LOAD_FRACTION } from "./load.js";
 import { Peer, type PeerChange } from "./peer.js";
 import { pollPeer, pollEndpoint } from "./poll.js";
 import { DEVICE_PACKET_BYTES, dropInitiation, encodeTransport, resetSessions, sendInitiation, sendKeepalive, setEndpoint } from "./session.js";
@@ -115,6 +117,9 @@ export class Device {
       keypairs: new KeypairStore(tables),
       indices: new IndexTable<Peer>((i) => lookupIndex(tables, i) >= 0),
       load: new LoadDetector(opts.loadThreshold ?? DEFAULT_LOAD_THRESHOLD),
+      underLoadUntil: -Infinity,
+      underLoadPublished: false,
+      counts: { rejected: new Map(), cookieReplies: 0 },
       limiter: new RateLimiter(),
       peersBySlot: new Map(),
       peersByKey: new Map(),
@@ -162,7 +167,10 @@ export class Device {
     if (s.identity) zeroKeys(s.identity.privateKey);
     s.identity = { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
     s.checker = new CookieChecker(s.identity.publicKey);
+    // The workers check MAC1 with our new key from now on, and cookies under a new secret.
+    publishCookieKeys(s.tables, s.checker.keys);
     const now = s.clock.now();
+    this.refreshCookieSecret(now);
     for (const peer of s.peersBySlot.values()) {
       peer.secrets.staticStatic = precomputeStaticStatic(s.identity, peer.publicKey);
       resetSessions(s, peer, now);
@@ -187,6 +195,7 @@ export class Device {
     if (s.identity) zeroKeys(s.identity.privateKey);
     s.identity = null;
     s.checker = null;
+    publishCookieKeys(s.tables, null);
   }
 
   /** Add a peer, or change the one with this public key. Returns its slot number. */
@@ -275,12 +284,47 @@ export class Device {
    * MAC1 is checked before anything else; under load, MAC2 before any DH.
    */
   handleHandshakeMessage(bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
+    const counts = this.s.counts;
+    this.refreshCookieSecret(now);
     try {
-      return handleHandshake(this.s, bytes, endpoint, now);
+      const actions = handleHandshake(this.s, bytes, endpoint, now);
+      if (actions.length === 1 && actions[0].type === "send" && actions[0].message === "cookie-reply") counts.cookieReplies++;
+      return actions;
     } catch (e) {
-      if (e instanceof HandshakeError) return [{ type: "rejected", peer: -1, reason: e.code }];
-      throw e;
+      if (!(e instanceof HandshakeError)) throw e;
+      counts.rejected.set(e.code, (counts.rejected.get(e.code) ?? 0) + 1);
+      return [{ type: "rejected", peer: -1, reason: e.code }];
     }
+  }
+
+  /**
+   * What the workers did with handshake messages since the last call, for the load
+   * verdict: `absorbed` MAC1-valid messages they answered or dropped themselves (the
+   * control plane never saw them), and `ringFill`, the fullest ring's occupancy (0-1)
+   * before it was drained. Returns whether the device is under load (also published to
+   * the workers). See load.ts.
+   */
+  noteLoad(now: number, absorbed: number, ringFill: number): boolean {
+    return noteHandshakes(this.s, now, absorbed, ringFill >= RING_LOAD_FRACTION);
+  }
+
+  /** Whether the device demands MAC2 on handshake messages now. */
+  underLoad(now: number): boolean {
+    return noteHandshakes(this.s, now, 0);
+  }
+
+  /** Handshake messages the control plane rejected, by reason, and the cookie replies it sent (the workers count their own). */
+  handshakeCounts(): { rejected: Partial<Record<HandshakeErrorCode, number>>; cookieReplies: number } {
+    const { rejected, cookieReplies } = this.s.counts;
+    return { rejected: Object.fromEntries(rejected), cookieReplies };
+  }
+
+  /** The owner of the cookie secret redraws it every COOKIE_REFRESH_TIME, and the workers follow. */
+  private refreshCookieSecret(now: number): void {
+    const secret = this.s.checker?.refresh(now);
+    if (!secret) return;
+    publishCookieSecret(this.s.tables, secret);
+    secret.fill(0);
   }
 
   /** Start a handshake with a peer now (e.g. `taltun up` in client mode). */
@@ -311,6 +355,8 @@ export class Device {
     const s = this.s;
     const actions: DeviceAction[] = [];
     s.keypairs.collect(now);
+    this.refreshCookieSecret(now);
+    noteHandshakes(s, now, 0);
     let budget = TICK_INITIATIONS;
     let next = -1;
     const run = (peer: Peer) => {

@@ -62,11 +62,11 @@ describe("handshake message rejection", () => {
     expect(answer).toHaveLength(1);
     expect(answer[0]).toMatchObject({ type: "send", message: "cookie-reply" });
     w.apply(b, answer);
-    w.pump(); // a learns the cookie
-    // The retransmission carries MAC2 and is the one we mutate.
+    // a learns the cookie and sends the initiation again at once, with MAC2: the one we mutate.
+    const again = a.device.handleHandshakeMessage(takeInflight(w, 3).bytes, b.endpoint, 0);
+    expect(again).toMatchObject([{ type: "send", message: "initiation" }]);
     w.clock.advance(5000);
-    w.apply(a, a.device.tick(w.clock.now()));
-    const init = takeInflight(w, 1).bytes;
+    const init = (again[0] as { bytes: Uint8Array }).bytes;
     for (const m of sizeVariants(init)) expect(b.device.handleHandshakeMessage(m, a.endpoint, 5000)[0]).toMatchObject({ type: "rejected" });
     let flips = 0;
     for (const m of bitFlips(init)) {
@@ -112,10 +112,13 @@ describe("handshake message rejection", () => {
     for (const m of sizeVariants(reply)) expect(a.device.handleHandshakeMessage(m, b.endpoint, 0)[0]).toMatchObject({ type: "rejected" });
     for (const m of bitFlips(reply)) expect(a.device.handleHandshakeMessage(m, b.endpoint, 0)[0]).toMatchObject({ type: "rejected" });
     expect(peer.cookies.hasCookie(0)).toBe(false);
-    expect(a.device.handleHandshakeMessage(reply, b.endpoint, 0)).toEqual([]);
+    // Learning the cookie sends the initiation again at once, now with MAC2.
+    const again = a.device.handleHandshakeMessage(reply, b.endpoint, 0);
+    expect(again).toMatchObject([{ type: "send", message: "initiation" }]);
+    expect((again[0] as { bytes: Uint8Array }).bytes.subarray(132).some((x) => x !== 0)).toBe(true);
     expect(peer.cookies.hasCookie(0)).toBe(true);
-    // A reply answers one message: replaying it is refused.
-    expect(a.device.handleHandshakeMessage(reply, b.endpoint, 0)[0]).toMatchObject({ reason: "wrong-state" });
+    // A reply answers one message: replaying it is refused (the initiation it answered is gone).
+    expect(a.device.handleHandshakeMessage(reply, b.endpoint, 0)[0]).toMatchObject({ reason: "unknown-index" });
   });
 });
 

@@ -8,24 +8,18 @@
  */
 import { COOKIE_REPLY_SIZE, HANDSHAKE_INITIATION_MIN_INTERVAL, INITIATION_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE_SIZE } from "../protocol/constants.js";
 import type { DeviceAction } from "./actions.js";
-import { dropInitiation, sendKeepalive, setEndpoint } from "./session.js";
+import { dropInitiation, forgetPendingIndex, sendInitiation, sendKeepalive, setEndpoint } from "./session.js";
+import { noteHandshakes } from "./load.js";
 import { type DeviceState, keyId } from "./state.js";
 import { keypairPeer } from "../tables/keypair-slot.js";
 import { lookupIndex } from "../tables/receiver-index.js";
-import type { EndpointRecord } from "../tables/endpoint.js";
+import { addressKey, type EndpointRecord } from "../tables/endpoint.js";
 import { HandshakeError } from "../protocol/errors.js";
 import { decodeCookieReply, messageType, readU32 } from "../protocol/messages.js";
 import { consumeInitiation, consumeResponse, createResponse, responseIndices } from "../protocol/noise.js";
 import { tai64nAfter } from "../protocol/tai64n.js";
 
 const SIZES: Record<number, number> = { [MESSAGE_INITIATION]: INITIATION_SIZE, [MESSAGE_RESPONSE]: RESPONSE_SIZE, [MESSAGE_COOKIE_REPLY]: COOKIE_REPLY_SIZE };
-
-/** The rate-limit key of an endpoint: its address without the port. */
-function sourceKey(e: EndpointRecord): string {
-  const k = Buffer.from(e);
-  k[2] = k[3] = 0;
-  return k.toString("hex");
-}
 
 /** Process one handshake datagram for `d`. Throws HandshakeError. */
 export function handleHandshake(d: DeviceState, bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
@@ -35,12 +29,12 @@ export function handleHandshake(d: DeviceState, bytes: Uint8Array, endpoint: End
   if (type === MESSAGE_COOKIE_REPLY) return onCookieReply(d, bytes, now);
   if (!d.identity || !d.checker) throw new HandshakeError("no-private-key");
   if (!d.checker.checkMac1(bytes)) throw new HandshakeError("bad-mac1");
-  if (d.load.record(now)) {
+  if (noteHandshakes(d, now, 1)) {
     if (!d.checker.checkMac2(bytes, endpoint, now)) {
       const reply = d.checker.createReply(bytes, readU32(bytes, 4), endpoint, now);
       return [{ type: "send", peer: -1, endpoint, bytes: reply, message: "cookie-reply" }];
     }
-    if (!d.limiter.allow(sourceKey(endpoint), now)) throw new HandshakeError("flood", "handshake rate limit of this source");
+    if (!d.limiter.allow(addressKey(endpoint), now)) throw new HandshakeError("flood", "handshake rate limit of this source");
   }
   return type === MESSAGE_INITIATION ? onInitiation(d, bytes, endpoint, now) : onResponse(d, bytes, endpoint, now);
 }
@@ -79,7 +73,8 @@ function onResponse(d: DeviceState, bytes: Uint8Array, endpoint: EndpointRecord,
   const peer = d.indices.get(receiverIndex);
   if (!peer || !peer.initiation || peer.initiation.localIndex !== receiverIndex) throw new HandshakeError("unknown-index", "response to no initiation of ours");
   const keys = consumeResponse(peer.initiation, d.identity!, peer.secrets, bytes);
-  d.indices.delete(receiverIndex);
+  // Before the keypair takes the same index: one entry per index in the shared lookup.
+  forgetPendingIndex(d, receiverIndex);
   peer.initiation = null;
   peer.ownedSlots.add(d.keypairs.install(peer.slot, keys, receiverIndex, senderIndex, true, now));
   peer.lastHandshakeWall = d.clock.wallTime();
@@ -102,6 +97,11 @@ function onCookieReply(d: DeviceState, bytes: Uint8Array, now: number): DeviceAc
     if (slot >= 0) peer = d.peersBySlot.get(keypairPeer(d.tables, slot));
   }
   if (!peer) throw new HandshakeError("unknown-index", "cookie reply for no message of ours");
+  const hadCookie = peer.cookies.hasCookie(now);
   peer.cookies.consumeReply(bytes, now);
+  // The responder is under load and did no DH: send the initiation again now, with MAC2,
+  // rather than at the retransmit REKEY_TIMEOUT later. Only when the one answered had no
+  // cookie, so a responder that keeps answering with cookies cannot drive a loop.
+  if (!hadCookie && peer.initiation?.localIndex === index) return sendInitiation(d, peer, now, true);
   return [];
 }

@@ -8,6 +8,7 @@ import { REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE } from "../protocol/constants.js";
 import { createInitiation } from "../protocol/noise.js";
 import type { EndpointRecord } from "../tables/endpoint.js";
 import { endpointSequence, newCounters, readCounters, takeHandshakeRequest, writeEndpoint, type PeerCounters } from "../tables/peer-slot.js";
+import { insertIndex, PENDING_INDEX, removeIndex } from "../tables/receiver-index.js";
 import { prepareSeal } from "../transport/seal.js";
 import type { DeviceAction } from "./actions.js";
 import type { Peer } from "./peer.js";
@@ -25,6 +26,8 @@ export function sendInitiation(s: DeviceState, peer: Peer, now: number, retry: b
   if (!retry && (now - peer.lastInitiationSent < REKEY_TIMEOUT || peer.timers.retransmitAt !== Infinity)) return [];
   dropInitiation(s, peer);
   const localIndex = s.indices.allocate(peer);
+  // Workers give the answer to this index precedence over a flood (datapath's handshake guard).
+  insertIndex(s.tables, localIndex, PENDING_INDEX);
   const { message, state } = createInitiation(s.identity, peer.secrets, localIndex, s.clock.wallTime());
   peer.cookies.addMacs(message, now);
   peer.initiation = state;
@@ -38,10 +41,16 @@ export function sendInitiation(s: DeviceState, peer: Peer, now: number, retry: b
 /** Forget our pending initiation to `peer`, zeroing its secrets. */
 export function dropInitiation(s: DeviceState, peer: Peer): void {
   if (!peer.initiation) return;
-  s.indices.delete(peer.initiation.localIndex);
+  forgetPendingIndex(s, peer.initiation.localIndex);
   peer.initiation.ephemeralPrivate.fill(0);
   peer.initiation.chainingKey.fill(0);
   peer.initiation = null;
+}
+
+/** The index of a pending initiation is no longer one: its response came, or it was dropped. */
+export function forgetPendingIndex(s: DeviceState, index: number): void {
+  s.indices.delete(index);
+  removeIndex(s.tables, index);
 }
 
 /**

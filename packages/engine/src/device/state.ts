@@ -7,6 +7,7 @@
 import type { AeadBatch } from "../protocol/aead.js";
 import type { Clock } from "../protocol/clock.js";
 import type { CookieChecker } from "../protocol/cookie.js";
+import type { HandshakeErrorCode } from "../protocol/errors.js";
 import type { IndexTable } from "../protocol/index-table.js";
 import type { StaticIdentity } from "../protocol/noise.js";
 import type { LoadDetector, RateLimiter } from "../protocol/ratelimiter.js";
@@ -15,6 +16,12 @@ import type { KeypairStore } from "../tables/keypair-store.js";
 import type { SharedTables } from "../tables/shared-tables.js";
 import type { TransportBatch } from "../transport/batch.js";
 import type { Peer } from "./peer.js";
+
+/** What the control plane did with handshake messages, for `show` and the metrics. */
+export interface HandshakeCounts {
+  rejected: Map<HandshakeErrorCode, number>;
+  cookieReplies: number;
+}
 
 /** Everything one interface's control plane knows. */
 export interface DeviceState {
@@ -29,6 +36,12 @@ export interface DeviceState {
   /** Our receiver indices of pending initiations, and the peer each belongs to. */
   readonly indices: IndexTable<Peer>;
   readonly load: LoadDetector;
+  /** Under load until this moment (monotonic ms; load.ts). */
+  underLoadUntil: number;
+  /** The verdict last written to the cookie record. */
+  underLoadPublished: boolean;
+  /** Handshake messages the control plane rejected, by reason, and cookie replies it sent. */
+  readonly counts: HandshakeCounts;
   readonly limiter: RateLimiter;
   readonly peersBySlot: Map<number, Peer>;
   /** Keyed by the hex of the static public key. */

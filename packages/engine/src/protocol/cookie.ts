@@ -31,17 +31,55 @@ function macEqual(a: Uint8Array, b: Uint8Array): boolean {
 const mac1Offset = (msg: Uint8Array) => msg.length - 2 * MAC_SIZE;
 const mac2Offset = (msg: Uint8Array) => msg.length - MAC_SIZE;
 
-/** Verifies MAC1/MAC2 of messages sent to us and answers with cookie replies. */
+/** The two keys derived from our static public key (whitepaper §5.4.4, §5.4.7). */
+export interface CookieKeys {
+  /** HASH(LABEL_MAC1 || S_pub): the key of MAC1 on messages to us. */
+  mac1Key: Uint8Array;
+  /** HASH(LABEL_COOKIE || S_pub): the XChaCha20-Poly1305 key of our cookie replies. */
+  cookieKey: Uint8Array;
+}
+
+/** Derive {@link CookieKeys} from our static public key. */
+export function cookieKeys(localPublic: Uint8Array): CookieKeys {
+  return { mac1Key: hash(LABEL_MAC1_BYTES, localPublic), cookieKey: hash(LABEL_COOKIE_BYTES, localPublic) };
+}
+
+/**
+ * Verifies MAC1/MAC2 of messages sent to us and answers with cookie replies.
+ *
+ * One checker owns the secret R_m and redraws it every COOKIE_REFRESH_TIME (the control
+ * plane's); others follow it ({@link CookieChecker.follower}: the data-plane workers, which
+ * are given the owner's keys and secret through shared memory and never draw their own, so
+ * a cookie one of them hands out is valid in all of them).
+ */
 export class CookieChecker {
-  private mac1Key: Uint8Array;
-  private cookieKey: Uint8Array;
+  private readonly mac1Key: Uint8Array;
+  private readonly cookieKey: Uint8Array;
   private secret = new Uint8Array(32);
   private secretSetAt = -Infinity;
+  /** A follower's secret is set from outside ({@link useSecret}), never redrawn here. */
+  private readonly follows: boolean;
 
-  /** `localPublic`: our static public key. */
-  constructor(localPublic: Uint8Array) {
-    this.mac1Key = hash(LABEL_MAC1_BYTES, localPublic);
-    this.cookieKey = hash(LABEL_COOKIE_BYTES, localPublic);
+  /** `localPublic`: our static public key; or the keys themselves (a follower's). */
+  constructor(localPublic: Uint8Array | CookieKeys, follows = false) {
+    const keys = localPublic instanceof Uint8Array ? cookieKeys(localPublic) : localPublic;
+    this.mac1Key = keys.mac1Key.slice();
+    this.cookieKey = keys.cookieKey.slice();
+    this.follows = follows;
+  }
+
+  /**
+   * A checker that uses `keys` and the secret it is given ({@link useSecret}) and never
+   * draws one itself. Until a secret is given, MAC2 checks fail (fail closed).
+   * @example const c = CookieChecker.follower(keys); c.useSecret(secret);
+   */
+  static follower(keys: CookieKeys): CookieChecker {
+    return new CookieChecker(keys, true);
+  }
+
+  /** The keys, copied (to publish them to followers). */
+  get keys(): CookieKeys {
+    return { mac1Key: this.mac1Key.slice(), cookieKey: this.cookieKey.slice() };
   }
 
   /** True when the MAC1 of `msg` (initiation or response) is valid for us. */
@@ -52,6 +90,7 @@ export class CookieChecker {
 
   /** True when the MAC2 of `msg` matches the current cookie of `source`. */
   checkMac2(msg: Uint8Array, source: Uint8Array, now: number): boolean {
+    if (this.follows && this.secretSetAt === -Infinity) return false;
     const off = mac2Offset(msg);
     const cookie = this.cookieFor(source, now);
     const ok = macEqual(mac(cookie, msg.subarray(0, off)), msg.subarray(off));
@@ -74,12 +113,26 @@ export class CookieChecker {
     return this.secretSetAt;
   }
 
-  /** τ = MAC(R_m, A_m), with R_m redrawn when older than COOKIE_REFRESH_TIME. */
+  /**
+   * The owner redraws R_m when it is older than COOKIE_REFRESH_TIME (or was never drawn)
+   * and returns it (a copy, to publish), else null. A follower never redraws.
+   */
+  refresh(now: number): Uint8Array | null {
+    if (this.follows || now - this.secretSetAt < COOKIE_REFRESH_TIME) return null;
+    crypto.getRandomValues(this.secret);
+    this.secretSetAt = now;
+    return this.secret.slice();
+  }
+
+  /** A follower takes the owner's current secret. */
+  useSecret(secret: Uint8Array): void {
+    this.secret.set(secret);
+    this.secretSetAt = 0;
+  }
+
+  /** τ = MAC(R_m, A_m), with R_m redrawn by its owner when older than COOKIE_REFRESH_TIME. */
   private cookieFor(source: Uint8Array, now: number): Uint8Array {
-    if (now - this.secretSetAt >= COOKIE_REFRESH_TIME) {
-      crypto.getRandomValues(this.secret);
-      this.secretSetAt = now;
-    }
+    this.refresh(now);
     return mac(this.secret, source);
   }
 }

@@ -69,10 +69,10 @@ export class LoadDetector {
   /** `threshold`: handshake messages per second above which cookies are demanded. */
   constructor(readonly threshold: number) {}
 
-  /** Record one handshake message at `now` and tell whether we are under load. */
-  record(now: number): boolean {
+  /** Record `n` handshake messages (default one) at `now` and tell whether we are under load. */
+  record(now: number, n = 1): boolean {
     this.roll(now);
-    this.current++;
+    this.current += n;
     return this.underLoad(now);
   }
 

@@ -1,9 +1,11 @@
 /**
  * The control plane's loop on the main thread: it sleeps on one shared doorbell word
  * (Atomics.waitAsync, so the event loop and the UAPI keep running), and when a worker
- * rings it, or a timer is due, it drains the handshake rings into the Device, runs its
- * timers, and carries out what the Device asks (send a handshake message, a cookie reply
- * or a keepalive). It never touches a data packet.
+ * rings it, or a timer is due, it tells the Device what the workers absorbed of the
+ * handshake load (its under-load verdict goes back to them), drains the handshake rings
+ * into the Device (the priority rings first), runs its timers, and carries out what the
+ * Device asks (send a handshake message, a cookie reply or a keepalive). It never touches
+ * a data packet.
  *
  * Sticky sources: a handshake message that authenticates makes the local address it
  * arrived at its peer's (as a data packet does in the workers), and what the loop sends a
@@ -22,6 +24,13 @@ import type { ControlSender } from "./sender.js";
 export interface ControlLoopOptions {
   device: Device;
   rings: readonly HandshakeRing[];
+  /** Each worker's priority ring (handshakes we know), drained before the others. */
+  priorityRings: readonly HandshakeRing[];
+  /**
+   * The workers' running total of MAC1-valid handshake messages they answered or dropped
+   * themselves (cookie replies, rate limit, full rings): part of the load the device judges.
+   */
+  absorbed: () => number;
   i32: Int32Array;
   doorbell: number;
   sender: ControlSender;
@@ -93,13 +102,20 @@ export class ControlLoop {
   private async run(): Promise<void> {
     // The first round waits for the constructor to return: its owner is complete by then.
     await Promise.resolve();
-    const { device, rings, i32, doorbell, logger } = this.o;
+    const { device, rings, priorityRings, i32, doorbell, logger } = this.o;
+    // A flood fills the ordinary rings: what belongs to handshakes we know goes first.
+    const order = [...priorityRings, ...rings];
+    let absorbedSeen = this.o.absorbed();
     while (!this.stopped) {
       const seen = Atomics.load(i32, doorbell);
       const actions: DeviceAction[] = [];
       const replyFrom = new Map<DeviceAction, Uint8Array>();
       let now = device.clock.now();
-      for (const ring of rings) {
+      // The verdict first, so the messages of this round are judged by it.
+      const absorbed = this.o.absorbed();
+      device.noteLoad(now, Math.max(0, absorbed - absorbedSeen), Math.max(0, ...rings.map((r) => r.fill)));
+      absorbedSeen = absorbed;
+      for (const ring of order) {
         for (const m of ring.drain()) {
           for (const a of device.handleHandshakeMessage(m.data, m.source, now)) {
             // Authentic (a session came of it): the peer reached us at m.local.

@@ -21,6 +21,7 @@ import { parseEndpoint } from "../tables/endpoint.js";
 import { MAX_PEERS } from "../tables/shared-tables.js";
 import { uapiListen, type UapiServer } from "../uapi/uapi.js";
 import { launch, type LaunchedParts, type LaunchPlan } from "./launch.js";
+import { flatHandshakeTotals, handshakeTotals } from "./handshake-counts.js";
 import { serveMetrics, type ServedMetrics } from "./metrics.js";
 import { diffConfig } from "./reconfigure.js";
 import { resolveEndpoint } from "./resolve.js";
@@ -201,6 +202,13 @@ export class Interface implements RunningInterface {
     return this.p.device.peerStats();
   }
 
+  /** What `get=taltun` answers: the data plane's counters, and handshake verdicts of both planes (handshake-counts.ts). */
+  private counters(): Record<string, number> {
+    const { device } = this.p;
+    const stats = this.stats();
+    return { ...stats, ...flatHandshakeTotals(handshakeTotals(device.handshakeCounts(), stats), device.underLoad(device.clock.now())) };
+  }
+
   async apply(config: TaltunConfig): Promise<void> {
     const { device } = this.p;
     if (!this.config) throw new ConfigError("interface", "a configuration file", "this interface is configured through the UAPI (wg setconf)");
@@ -282,7 +290,7 @@ export class Interface implements RunningInterface {
         },
         fwmark: () => sockets.mark,
         setFwmark: (mark) => sockets.setMark(mark),
-        counters: () => this.stats(),
+        counters: () => this.counters(),
         changed: () => {
           this.p.publish();
           this.p.loop.wake();

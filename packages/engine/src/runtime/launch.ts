@@ -11,6 +11,7 @@ import { compileAeadModule, createSharedMemory, HEAP_BASE } from "@taltun/wasm-c
 import { MemoryLayout, sharedBuffer } from "../dataplane/memory-layout.js";
 import { reserveWorkerRegions, workerRegionBytes, type WorkerRegions } from "../dataplane/regions.js";
 import { HandshakeRing, ringBytes } from "../dataplane/ring.js";
+import { sumStats } from "../dataplane/stats.js";
 import type { WorkerData } from "../dataplane/worker.js";
 import { Device, type DeviceAction, deviceRegionSize } from "../device/device.js";
 import type { PeerChange } from "../device/peer.js";
@@ -23,6 +24,8 @@ import { UdpSockets } from "./sockets.js";
 import { openTunDevice, type TunDevice } from "./tun-device.js";
 
 const RING_SLOTS = 256;
+/** The priority ring holds what belongs to handshakes we know; a flood never gets in it. */
+const PRIORITY_RING_SLOTS = 64;
 /** The control plane's own regions (its sender, shared words) and alignment, with room to spare. */
 const CONTROL_BYTES = 64 << 10;
 
@@ -75,7 +78,7 @@ export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: r
   loadIoShim();
   const capacity = tableCapacity(plan.peerCapacity);
   // Sized for what it holds: the tables, and each worker's slots for the largest MTU.
-  const perWorker = workerRegionBytes(plan.maxMtu) + ringBytes(RING_SLOTS) + 64;
+  const perWorker = workerRegionBytes(plan.maxMtu) + ringBytes(RING_SLOTS) + ringBytes(PRIORITY_RING_SLOTS) + 128;
   const memory = createSharedMemory(HEAP_BASE + deviceRegionSize(capacity) + plan.workers * perWorker + CONTROL_BYTES);
   const buffer = sharedBuffer(memory);
   const i32 = new Int32Array(buffer);
@@ -88,6 +91,8 @@ export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: r
   Atomics.store(i32, words.mtu, plan.mtu);
   const ringOffsets = Array.from({ length: plan.workers }, (_, i) => layout.reserve(`ring${i}`, ringBytes(RING_SLOTS)));
   const rings = ringOffsets.map((offset) => new HandshakeRing(buffer, offset, RING_SLOTS));
+  const priorityOffsets = Array.from({ length: plan.workers }, (_, i) => layout.reserve(`priorityRing${i}`, ringBytes(PRIORITY_RING_SLOTS)));
+  const priorityRings = priorityOffsets.map((offset) => new HandshakeRing(buffer, offset, PRIORITY_RING_SLOTS));
   const regions = Array.from({ length: plan.workers }, (_, i) => reserveWorkerRegions(layout, i, plan.maxMtu));
 
   const cleanups: Array<() => void> = [];
@@ -117,7 +122,7 @@ export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: r
     const module = compileAeadModule();
     const workers = regions.map((r, index) => {
       const data: WorkerData = {
-        index, memory, module, regions: r, tablesBase: device.tables.base, ringBase: ringOffsets[index],
+        index, memory, module, regions: r, tablesBase: device.tables.base, ringBase: ringOffsets[index], priorityRingBase: priorityOffsets[index],
         doorbell: words.doorbell, stopWord: words.stop, snapshotWord: words.snapshot, mtuWord: words.mtu, tunGoneWord: words.tunGone,
         udpFd: sockets.fds[index], tunFd: tun.fds[index], wakeFd: wakeFds[index], tunVnet: tun.offload, mtu: plan.mtu,
         localAddress: plan.relayAddress, allowedIps: device.allowedIps.snapshot, timeOrigin: performance.timeOrigin,
@@ -133,7 +138,11 @@ export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: r
       Atomics.add(i32, words.snapshot, 1);
       wakeFds.forEach((fd) => eventfdWrite(fd));
     };
-    const loop = new ControlLoop({ device, rings, i32, doorbell: words.doorbell, sender, logger, afterRound });
+    const absorbed = () => {
+      const t = sumStats(buffer, regions.map((r) => r.stats));
+      return t.cookieReplies + t.rejectedRateLimit + t.droppedRingFull;
+    };
+    const loop = new ControlLoop({ device, rings, priorityRings, absorbed, i32, doorbell: words.doorbell, sender, logger, afterRound });
     return { device, buffer, i32, regions, tun, sockets, sender, workers, wakeFds, loop, words, publish, undo };
   } catch (e) {
     undo();

@@ -2,6 +2,7 @@ import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { STAT_NAMES, type StatName } from "../dataplane/stats.js";
 import { createLogger } from "../log/log.js";
+import type { ControlPlaneCounts } from "./handshake-counts.js";
 import { DROP_REASONS, InterfaceMetrics, type MetricsPeer, MetricsServer, type MetricsSource } from "./metrics.js";
 
 const KEY_A = "A".repeat(43) + "=";
@@ -16,6 +17,7 @@ function fakeSource() {
       { publicKey: KEY_B, name: null, endpoint: null, lastHandshakeMs: 0, rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, epoch: "1:1" },
     ] as MetricsPeer[],
     workers: [stats(), stats()],
+    counts: { rejected: {}, cookieReplies: 0 } as ControlPlaneCounts,
     reads: 0,
   };
   const source: MetricsSource = {
@@ -28,6 +30,8 @@ function fakeSource() {
     },
     workers: () => state.workers.map((w) => ({ ...w })),
     peerKey: (slot) => [KEY_A, KEY_B][slot],
+    handshakeCounts: () => state.counts,
+    underLoad: () => false,
   };
   return { source, state };
 }
@@ -60,13 +64,14 @@ describe("InterfaceMetrics", () => {
     state.workers[1].staged = 2;
     state.workers[0].heapUsedKiB = 2048;
     state.workers[1].sendErrors = 1;
+    // Rejections and cookie replies: the control plane's and the workers', one total.
+    state.counts = { rejected: { flood: 1 }, cookieReplies: 1 };
+    state.workers[0].rejectedBadMac1 = 2;
+    state.workers[1].cookieReplies = 3;
     m.observe([
       { type: "keypair", peer: 0, role: "initiator" },
       { type: "keypair", peer: 0, role: "responder" },
       { type: "handshake-failed", peer: 1 },
-      { type: "rejected", peer: -1, reason: "flood" },
-      { type: "rejected", peer: -1, reason: "bad-mac1" },
-      { type: "send", peer: -1, endpoint: new Uint8Array(24), bytes: new Uint8Array(64), message: "cookie-reply" },
       { type: "send", peer: 0, endpoint: new Uint8Array(24), bytes: new Uint8Array(148), message: "initiation" },
     ]);
     const v = parse(await m.scrape());
@@ -88,9 +93,11 @@ describe("InterfaceMetrics", () => {
     expect(v.get(`taltun_dropped_packets_total{reason="send_error"}`)).toBe(1);
     expect(v.get("taltun_relayed_packets_total")).toBe(7);
     expect(v.get("taltun_staged_packets_total")).toBe(2);
-    expect(v.get("taltun_cookie_replies_sent_total")).toBe(1);
+    expect(v.get("taltun_cookie_replies_sent_total")).toBe(4);
     expect(v.get(`taltun_handshakes_rejected_total{reason="flood"}`)).toBe(1);
-    expect(v.get(`taltun_handshakes_rejected_total{reason="bad_mac1"}`)).toBe(1);
+    expect(v.get(`taltun_handshakes_rejected_total{reason="bad_mac1"}`)).toBe(2);
+    expect(v.get(`taltun_handshakes_rejected_total{reason="unknown_peer"}`)).toBe(0);
+    expect(v.get("taltun_under_load")).toBe(0);
     expect(v.get(`taltun_worker_heap_used_bytes{worker="0"}`)).toBe(2048 * 1024);
     expect(v.get(`taltun_interface_info{interface="tt0",public_key="${KEY_B}",listen_port="51820"}`)).toBe(1);
     expect(v.get("taltun_peers")).toBe(2);

@@ -22,7 +22,7 @@ import { isLoopback, type TaltunConfig } from "../config/config.js";
 import { STAT_NAMES, type StatName, sumStats } from "../dataplane/stats.js";
 import type { DeviceAction } from "../device/device.js";
 import type { Logger } from "../log/log.js";
-import type { HandshakeErrorCode } from "../protocol/errors.js";
+import { type ControlPlaneCounts, handshakeTotals } from "./handshake-counts.js";
 import { formatHostPort, type HostPort } from "../protocol/address.js";
 import { encodeKey } from "../protocol/keys.js";
 import { formatEndpoint } from "../tables/endpoint.js";
@@ -59,6 +59,10 @@ export interface MetricsSource {
   workers(): Record<StatName, number>[];
   /** The public key (base64) of the peer in slot `slot`, as a Device action names it. */
   peerKey(slot: number): string | undefined;
+  /** The control plane's rejected handshake messages by reason and cookie replies (the workers' are in their counters). */
+  handshakeCounts(): ControlPlaneCounts;
+  /** Whether the interface demands MAC2 cookies now. */
+  underLoad(): boolean;
 }
 
 /** Options of {@link InterfaceMetrics}. */
@@ -88,12 +92,6 @@ export const DROP_REASONS: ReadonlyMap<string, StatName> = new Map(
     n,
   ]),
 );
-
-/** Reasons a handshake message is rejected, exported at 0 from the start (a new reason still counts). */
-const REJECT_REASONS: readonly HandshakeErrorCode[] = [
-  "bad-size", "bad-type", "bad-mac1", "unknown-peer", "unknown-index", "decrypt-failed", "replayed-timestamp", "flood", "bad-dh",
-  "no-private-key", "wrong-state",
-];
 
 /** A 32-bit counter word extended to a total: each read adds what the word moved since the previous read. */
 class Wrapping {
@@ -129,8 +127,6 @@ export class InterfaceMetrics {
   private scraping = 0;
   private readonly handshakes = new Map<string, number>();
   private readonly failures = new Map<string, number>();
-  private readonly rejected = new Map<string, number>(REJECT_REASONS.map((r) => [r, 0]));
-  private cookieReplies = 0;
   private readonly workerWords: Array<Map<StatName, Wrapping>> = [];
   private readonly peerWords = new Map<string, { epoch: string; rx: Wrapping; tx: Wrapping }>();
 
@@ -142,7 +138,7 @@ export class InterfaceMetrics {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Counts what the control loop did in one round: handshakes completed, given up, rejected; cookie replies. */
+  /** Counts what the control loop did in one round: handshakes completed, given up (rejections and cookie replies are counted where they happen). */
   observe(actions: readonly DeviceAction[]): void {
     for (const a of actions) {
       switch (a.type) {
@@ -151,12 +147,6 @@ export class InterfaceMetrics {
           break;
         case "handshake-failed":
           bump(this.failures, this.source.peerKey(a.peer));
-          break;
-        case "rejected":
-          bump(this.rejected, a.reason);
-          break;
-        case "send":
-          if (a.message === "cookie-reply") this.cookieReplies++;
           break;
       }
     }
@@ -268,10 +258,19 @@ export class InterfaceMetrics {
       },
     );
     for (const [name, stat, help] of DATAPLANE_COUNTERS) counter(name, help, [], (put, s) => put({}, s.totals[stat]));
-    counter("taltun_cookie_replies_sent_total", "Cookie replies sent: handshake initiations answered with a cookie while under load", [], (put) => put({}, this.cookieReplies));
-    counter("taltun_handshakes_rejected_total", "Handshake messages the control plane rejected, by reason (flood: over the rate limit under load; bad_mac1, unknown_peer, ...)", ["reason"], (put) => {
-      for (const [reason, n] of this.rejected) put({ reason: reason.replace(/-/g, "_") }, n);
-    });
+    const totals = (s: Sample) => handshakeTotals(this.source.handshakeCounts(), s.totals);
+    counter("taltun_cookie_replies_sent_total", "Cookie replies sent, by the workers and the control plane: handshake messages without a valid MAC2 answered while under load", [], (put, s) =>
+      put({}, totals(s).cookieReplies),
+    );
+    counter(
+      "taltun_handshakes_rejected_total",
+      "Handshake messages rejected by the workers or the control plane, by reason (bad_mac1; unknown_index: answers nothing of ours; flood: over a per-source rate limit under load; unknown_peer, ...)",
+      ["reason"],
+      (put, s) => {
+        for (const [reason, n] of Object.entries(totals(s).rejected)) put({ reason }, n);
+      },
+    );
+    gauge("taltun_under_load", "1 while the interface demands MAC2 cookies on handshake messages (a flood of handshakes), else 0", [], (put) => put({}, this.source.underLoad() ? 1 : 0));
     gauge("taltun_worker_heap_used_bytes", "V8 heap in use by each data-plane worker thread, sampled about once a second", ["worker"], (put, s) =>
       s.heapKiB.forEach((kib, i) => put({ worker: String(i) }, kib * 1024)),
     );
@@ -394,6 +393,8 @@ export function launchedSource(p: LaunchedParts, config: () => TaltunConfig | nu
       const peer = device.peerBySlot(slot);
       return peer ? encodeKey(peer.publicKey) : undefined;
     },
+    handshakeCounts: () => device.handshakeCounts(),
+    underLoad: () => device.underLoad(device.clock.now()),
   };
 }
 

@@ -27,3 +27,10 @@ export function parseEndpoint(text: string): EndpointRecord {
 export function formatEndpoint(e: EndpointRecord): string {
   return e[0] === 0 && e[1] === 0 ? "" : decodeEndpoint(e, 0);
 }
+
+/** The rate-limit key of an endpoint: its address without the port (a copy; the record is untouched). */
+export function addressKey(e: EndpointRecord): string {
+  const k = Buffer.from(e);
+  k[2] = k[3] = 0;
+  return k.toString("hex");
+}

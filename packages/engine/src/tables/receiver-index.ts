@@ -1,8 +1,11 @@
 /**
  * The receiver-index table (whitepaper §5.4.2, §5.4.6): our 32-bit receiver index of each
  * live keypair -> its keypair slot. Open addressing with linear probing over the table's
- * region, entries of two words [index (0 = empty), keypair slot (-1 = deleted)]. Workers
- * look up lock-free; only the control plane inserts and removes.
+ * region, entries of two words [index (0 = empty), keypair slot (-1 = deleted,
+ * {@link PENDING_INDEX} = the index of a pending initiation of ours, no keypair yet)].
+ * Workers look up lock-free; only the control plane inserts and removes. Pending
+ * initiations are here so that a worker can tell a response or cookie reply to a handshake
+ * of ours from a flood's, and give it precedence, without asking the control plane.
  *
  * Entries never move, so a lock-free reader never misses a live index while the table
  * changes. The invariant that keeps lookups short: no live entry lies beyond an empty
@@ -15,7 +18,10 @@
 import { LayoutError } from "../protocol/errors.js";
 import type { SharedTables } from "./shared-tables.js";
 
-/** The keypair slot registered for receiver index `index`, or -1. Lock-free, allocation-free. */
+/** What {@link lookupIndex} answers for the index of a pending initiation (not a keypair: every caller that wants one tests `>= 0`). */
+export const PENDING_INDEX = -2;
+
+/** The keypair slot registered for receiver index `index`, {@link PENDING_INDEX}, or -1. Lock-free, allocation-free. */
 export function lookupIndex(t: SharedTables, index: number): number {
   const mask = t.indexCapacity - 1;
   const base = t.indexWord;
@@ -39,7 +45,7 @@ function findEntry(t: SharedTables, index: number): number {
   return -1;
 }
 
-/** Register `index` (non-zero) -> `slot` (control plane only); an existing entry is updated. */
+/** Register `index` (non-zero) -> `slot`, or {@link PENDING_INDEX} (control plane only); an existing entry is updated. */
 export function insertIndex(t: SharedTables, index: number, slot: number): void {
   if (index === 0) throw new LayoutError("receiver index 0 is reserved");
   const mask = t.indexCapacity - 1;

@@ -2,11 +2,12 @@
  * The tables the control plane shares with the data-plane workers, in one caller-provided
  * region of a SharedArrayBuffer or of the shared WebAssembly.Memory's buffer (so the WASM
  * AEAD can read keys in place). This module owns the region's layout; each record has its
- * own module: peer-slot.ts, keypair-slot.ts, receiver-index.ts. All fields are
+ * own module: peer-slot.ts, keypair-slot.ts, receiver-index.ts, cookie-record.ts. All fields are
  * little-endian, offsets relative to the 8-aligned region base.
  *
  * ```
  * header    64 B    magic "TTS1", version, peerCapacity, keypairCapacity, indexCapacity
+ * cookie    COOKIE_RECORD_BYTES (128)                   cookie-record.ts
  * peers     peerCapacity    x PEER_SLOT_BYTES (128)     peer-slot.ts
  * keypairs  keypairCapacity x KEYPAIR_SLOT_BYTES (704)  keypair-slot.ts
  * index     indexCapacity   x 8 B                       receiver-index.ts
@@ -20,13 +21,15 @@ import { ADDR_SIZE } from "@taltun/io-shim/address";
 import { LayoutError } from "../protocol/errors.js";
 
 export const HEADER_BYTES = 64;
+/** Bytes of the cookie record (cookie-record.ts), right after the header. */
+export const COOKIE_RECORD_BYTES = 128;
 export const PEER_SLOT_BYTES = 128;
 export const KEYPAIR_SLOT_BYTES = 704;
 export const INDEX_ENTRY_BYTES = 8;
 /** Bytes of an endpoint record: io-shim's address record. */
 export const ENDPOINT_BYTES = ADDR_SIZE;
 const MAGIC = 0x31535454; // "TTS1"
-const VERSION = 1;
+const VERSION = 2;
 
 /** Capacities of a region. */
 export interface TableCapacity {
@@ -61,7 +64,7 @@ function indexCapacityFor(keypairs: number): number {
 
 /** Bytes a region needs for `cap`. */
 export function sharedTablesSize(cap: TableCapacity): number {
-  return HEADER_BYTES + cap.peers * PEER_SLOT_BYTES + cap.keypairs * KEYPAIR_SLOT_BYTES + indexCapacityFor(cap.keypairs) * INDEX_ENTRY_BYTES;
+  return HEADER_BYTES + COOKIE_RECORD_BYTES + cap.peers * PEER_SLOT_BYTES + cap.keypairs * KEYPAIR_SLOT_BYTES + indexCapacityFor(cap.keypairs) * INDEX_ENTRY_BYTES;
 }
 
 /** Views and addressing over one region. Workers get one with {@link SharedTables.attach}. */
@@ -72,6 +75,7 @@ export class SharedTables {
   readonly peerCapacity: number;
   readonly keypairCapacity: number;
   readonly indexCapacity: number;
+  private readonly cookieBase: number;
   private readonly peerBase: number;
   private readonly keypairBase: number;
   private readonly indexBase: number;
@@ -89,7 +93,8 @@ export class SharedTables {
     this.peerCapacity = this.i32[h + 2];
     this.keypairCapacity = this.i32[h + 3];
     this.indexCapacity = this.i32[h + 4];
-    this.peerBase = base + HEADER_BYTES;
+    this.cookieBase = base + HEADER_BYTES;
+    this.peerBase = this.cookieBase + COOKIE_RECORD_BYTES;
     this.keypairBase = this.peerBase + this.peerCapacity * PEER_SLOT_BYTES;
     this.indexBase = this.keypairBase + this.keypairCapacity * KEYPAIR_SLOT_BYTES;
   }
@@ -103,7 +108,7 @@ export class SharedTables {
     const size = sharedTablesSize(cap);
     if (base < 0 || base + size > buffer.byteLength) throw new LayoutError(`region needs ${size} bytes at ${base}, buffer has ${buffer.byteLength}`);
     if (cap.peers < 1 || cap.keypairs < 3) throw new LayoutError("need at least one peer and three keypairs");
-    const keypairs = base + HEADER_BYTES + cap.peers * PEER_SLOT_BYTES;
+    const keypairs = base + HEADER_BYTES + COOKIE_RECORD_BYTES + cap.peers * PEER_SLOT_BYTES;
     new Uint8Array(buffer, base, keypairs - base).fill(0);
     new Uint8Array(buffer, keypairs + cap.keypairs * KEYPAIR_SLOT_BYTES, size - (keypairs - base) - cap.keypairs * KEYPAIR_SLOT_BYTES).fill(0);
     const h = new Int32Array(buffer, base, 8);
@@ -119,6 +124,11 @@ export class SharedTables {
   /** Int32 index of word `field` of peer slot `peer`. */
   peerWord(peer: number, field: number): number {
     return (this.peerBase + peer * PEER_SLOT_BYTES) / 4 + field;
+  }
+
+  /** Absolute byte address of the cookie record (for cookie-record.ts). */
+  get cookieRecord(): number {
+    return this.cookieBase;
   }
 
   /** Int32 index of word `field` of keypair slot `slot`. */
