@@ -6,7 +6,7 @@
  */
 import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac } from "@noble/hashes/hmac.js";
-import { blake2sMac } from "./_blake2s.js";
+import { blake2sMac } from "./blake2s-mac.js";
 import { MAC_SIZE } from "./constants.js";
 
 /** HASH(input...) = BLAKE2s-256 over the concatenation of the inputs. */

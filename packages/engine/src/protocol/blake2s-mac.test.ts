@@ -1,7 +1,7 @@
 import { blake2s } from "@noble/hashes/blake2.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { blake2sMac } from "./_blake2s.js";
+import { blake2sMac } from "./blake2s-mac.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
