@@ -13,7 +13,7 @@
  * from the address the peer reached us at. When the host loses that address, io-shim sends
  * from the kernel's choice instead and says so; the peer then forgets it (forgetLocal).
  */
-import { BatchControl, TUN_VNET } from "@taltun/io-shim";
+import { BatchControl, GRO_BUFFER_BYTES, initGroArea, SEND_COALESCE, TUN_VNET } from "@taltun/io-shim";
 import type { AeadInstance } from "@taltun/wasm-crypto";
 import { lookupPacket } from "../tables/allowed-ips.js";
 import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE } from "../protocol/constants.js";
@@ -25,7 +25,7 @@ import { createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../tra
 import { sharedBuffer } from "./memory-layout.js";
 import type { HandshakeRing } from "./ring.js";
 import type { BatchIo } from "./batch-io.js";
-import { BATCH, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
+import { BATCH, GRO_BUFFERS, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";
 import { RX_DROPS_FIRST, STAT } from "./stats.js";
 
@@ -40,6 +40,10 @@ export interface DatapathOptions {
   tunFd: number;
   /** The TUN queue carries a virtio-net header: reads are segmented, writes get a header. */
   tunVnet: boolean;
+  /** The socket has UDP_SEGMENT: runs of same-peer, same-size packets leave as one GSO message. */
+  udpGso?: boolean;
+  /** The socket has UDP_GRO: datagrams arrive in trains, cut back into one slot each in the GRO area. */
+  udpGro?: boolean;
   /** The tunnel MTU at start (padding never exceeds it); {@link Datapath.setMtu} changes it. */
   mtu: number;
   /**
@@ -103,15 +107,20 @@ export class Datapath {
     this.txLengths = u32(r.txLengths);
 
     const stride = r.slotStride;
+    // Trains are cut into the same slots single datagrams take, before anything looks at
+    // them: prepareOpen and everything after it see exactly the packets the peer sent.
+    if (o.udpGro) initGroArea(memory, r.groArea, GRO_BUFFERS, GRO_BUFFER_BYTES);
     this.recv = new BatchControl(memory, r.cbRecv).setup({
       fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.rxLengths, addrs: r.rxAddrs, locals: r.rxLocals,
+      gro: o.udpGro ? r.groArea : undefined,
     });
+    const sendFlags = o.udpGso ? SEND_COALESCE : 0;
     this.tunWrite = new BatchControl(memory, r.cbTunWrite).setup({
       fd: o.tunFd, count: BATCH, buffer: r.rxPool + HEADROOM, stride, lengths: r.tunWriteLengths,
       flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.relaySend = new BatchControl(memory, r.cbRelay).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.relayLengths, addrs: r.relayAddrs, locals: r.relayLocals,
+      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.relayLengths, addrs: r.relayAddrs, locals: r.relayLocals, flags: sendFlags,
     });
     // Room after the packet for padding to 16 and the tag, before the next slot.
     this.tunRead = new BatchControl(memory, r.cbTunRead).setup({
@@ -120,7 +129,7 @@ export class Datapath {
       flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.send = new BatchControl(memory, r.cbSend).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs, locals: r.txLocals,
+      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs, locals: r.txLocals, flags: sendFlags,
     });
 
     this.staging = new Staging(this.u8, r.stage, stride);
@@ -157,11 +166,22 @@ export class Datapath {
     Atomics.add(this.i32, this.stats + stat, n);
   }
 
-  /** Reads one batch of datagrams and processes it. Returns how many arrived (0: none waiting). */
+  /**
+   * Reads one batch of datagrams and processes it. Returns how many arrived (0: none
+   * waiting). A full batch may leave segments of a GRO train in the GRO area, which the
+   * socket's readiness no longer announces: call again while it returns BATCH (the
+   * worker's burst loop does), and it returns 0 only when nothing is held.
+   */
   pollUdp(now: number): number {
-    this.recv.count = BATCH;
-    const n = this.o.io.udpRecv(this.recv);
+    const recv = this.recv;
+    recv.count = BATCH;
+    const n = this.o.io.udpRecv(recv);
     this.count(STAT.ioCalls);
+    if (this.o.udpGro) {
+      const truncated = recv.truncated, trains = recv.trains;
+      if (truncated > 0) this.count(STAT.droppedTruncated, truncated);
+      if (trains > 0) this.count(STAT.groTrains, trains);
+    }
     if (n <= 0) return 0;
     this.count(STAT.udpDatagrams, n);
     this.fromNetwork(n, now);
@@ -356,6 +376,7 @@ export class Datapath {
     this.count(STAT.ioCalls);
     if (sent < ready) this.count(STAT.sendErrors, ready - Math.max(sent, 0));
     this.count(stat, Math.max(sent, 0));
+    if (cb.gsoFallbacks > 0) this.count(STAT.gsoFallbacks, cb.gsoFallbacks);
     if (cb.fallbacks > 0) this.forgetRefusedSources(b, k, slot, sendLengths, locals, cb.fallbacks);
   }
 
