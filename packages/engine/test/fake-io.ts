@@ -6,7 +6,7 @@
  * refuses falling over to its own choice). Datapath tests run the real packet loop on it without
  * root, as wireguard-go's tuntest and bindtest do.
  */
-import { type BatchControl, CB_TRAINS, CB_TRUNCATED, memoryAddress, SLOT_ENTRY_SIZE } from "@taltun/io-shim";
+import { type BatchControl, CB_GSO_FALLBACKS, CB_TRAINS, CB_TRUNCATED, memoryAddress, SEND_COALESCE, SLOT_ENTRY_SIZE } from "@taltun/io-shim";
 import type { BatchIo } from "../src/dataplane/batch-io.js";
 
 const ADDR = 24;
@@ -43,6 +43,10 @@ export class FakeIo implements BatchIo {
   tunRoom = Infinity;
   /** Sources the host no longer has: a send from one falls over to the kernel's choice, as io-shim's does. */
   refuseSource: (local: Uint8Array) => boolean = () => false;
+  /** The kernel refuses coalesced messages (segments over the path MTU): each run of two or more goes one by one and counts as a GSO fallback. */
+  refuseGso = false;
+  /** The flags of every udpSend batch, in order. */
+  readonly sendFlags: number[] = [];
   /** Batch calls made, by kind: the data plane makes one per batch. */
   readonly calls = { udpRecv: 0, udpSend: 0, tunRead: 0, tunWrite: 0 };
   private readonly u8: Uint8Array;
@@ -118,8 +122,21 @@ export class FakeIo implements BatchIo {
 
   udpSend(cb: BatchControl): number {
     this.calls.udpSend++;
+    this.sendFlags.push(cb.flags);
     let done = 0;
     cb.fallbacks = 0;
+    let runs = 0;
+    if (this.refuseGso && cb.flags & SEND_COALESCE) {
+      // runs of same-peer packets of the same size, as io-shim would merge them
+      for (let i = 1, inRun = false; i < cb.count; i++) {
+        const prev = this.length(cb, i - 1), len = this.length(cb, i);
+        const a = cb.addrsPtr - this.base + (i - 1) * ADDR;
+        const same = prev > 0 && len > 0 && len <= prev && this.u8.subarray(a, a + ADDR).every((x, k) => x === this.u8[a + ADDR + k]);
+        if (same && !inRun) runs++;
+        inRun = same && len === prev;
+      }
+    }
+    this.view.setUint32(cb.offset + CB_GSO_FALLBACKS, runs, true);
     for (let i = 0; i < cb.count; i++) {
       const len = this.length(cb, i);
       if (len === 0) continue;

@@ -1,5 +1,6 @@
 /**
- * The worker's packet loop on a UDP_GRO socket (FakeIo's trains, cut as io-shim cuts them):
+ * The worker's packet loop with UDP offloads on its socket (FakeIo's GRO trains, cut as
+ * io-shim cuts them, and its GSO refusals):
  * a train's packets reach the TUN, the peer they are relayed to and the handshake ring
  * exactly as the same packets sent one by one do; a train cut short or with segments over
  * a slot is dropped and counted; and, as a property against a plain model, of any mix of
@@ -7,6 +8,7 @@
  * in order, with nothing lost when trains hold more packets than a batch has slots.
  */
 import fc from "fast-check";
+import { SEND_COALESCE } from "@taltun/io-shim";
 import { describe, expect, it } from "vitest";
 import { hex, lab } from "../../test/datapath-lab.js";
 import { ipv4, type Node } from "../../test/harness.js";
@@ -26,7 +28,7 @@ const drain = (l: Lab) => {
   return calls;
 };
 
-describe("Datapath on a GRO socket", () => {
+describe("Datapath with UDP GSO and GRO", () => {
   it("delivers a train's packets to the TUN exactly as it delivers the same packets sent one by one", () => {
     const l = lab(256, { udpGro: true, udpGso: true });
     const { a, hub, io, stat, fromPeer } = l;
@@ -70,6 +72,22 @@ describe("Datapath on a GRO socket", () => {
     drain(l);
     expect(io.tunOut.map(hex)).toEqual([hex(ok)]);
     expect(stat("droppedTruncated")).toBe(1 + 3);
+  });
+
+  it("coalesces sends on a GSO socket, and pauses coalescing for a while after the kernel refused a coalesced message", () => {
+    const l = lab(256, { udpGso: true });
+    const { a, hub, io, stat, openedBy } = l;
+    const burst = (tag: number) => Array.from({ length: 10 }, (_, k) => ipv4(hub.vip, a.vip, 1000, k + tag));
+    io.tunIn.push(...burst(0));
+    l.path.pollTun(l.w.clock.now());
+    io.refuseGso = true;
+    io.tunIn.push(...burst(10));
+    l.path.pollTun(l.w.clock.now());
+    io.tunIn.push(...burst(20));
+    l.path.pollTun(l.w.clock.now());
+    expect(io.sendFlags).toEqual([SEND_COALESCE, SEND_COALESCE, 0]);
+    expect(stat("gsoFallbacks")).toBe(1);
+    expect(openedBy(a)).toEqual([...burst(0), ...burst(10), ...burst(20)]); // nothing lost either way
   });
 
   it("of any mix of trains and singles, delivers exactly the authentic, fresh, source-checked packets, in order", () => {
