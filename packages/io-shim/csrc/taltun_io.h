@@ -155,8 +155,8 @@ _Static_assert(sizeof(tt_local) == TT_LOCAL_SIZE, "local address record is 24 by
  * Its size is TT_GRO_DATA + buffers * buf_size. One recvmmsg takes at most `buffers`
  * datagrams (fewer when fewer slots are free), so single datagrams cost one system call per
  * `buffers` of them inside the one FFI call; trains cost one per `buffers` trains. */
-#define TT_GRO_MAX_BUFFERS 16
-#define TT_GRO_DATA 1024
+#define TT_GRO_MAX_BUFFERS 64
+#define TT_GRO_DATA 4096
 
 typedef struct tt_gro_head {
 	uint32_t buffers;  /*  0 in: receive buffers, 1..TT_GRO_MAX_BUFFERS */

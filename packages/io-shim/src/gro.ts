@@ -14,16 +14,16 @@
  * | 8 | u32 | held: datagrams received and not yet all handed out (C's state) |
  * | 12 | u32 | next: the first of them not wholly handed out (C's state) |
  * | 16 | u32 | offset: its bytes handed out already (C's state) |
- * | 32 | 56 × 16 | one record per buffer: length, segment size, sender (24), local address (24) |
+ * | 32 | 56 × 64 | one record per buffer: length, segment size, sender (24), local address (24) |
  * | {@link GRO_DATA} | buffers × bufSize | the receive buffers |
  * @module
  */
 import type { WasmMemory } from "./batch.js";
 
 /** Most receive buffers of a GRO area (one recvmmsg takes at most this many datagrams). */
-export const GRO_MAX_BUFFERS = 16;
+export const GRO_MAX_BUFFERS = 64;
 /** Offset of the first receive buffer in a GRO area. */
-export const GRO_DATA = 1024;
+export const GRO_DATA = 4096;
 /** A receive buffer that takes any UDP datagram, and so any GRO train, whole. */
 export const GRO_BUFFER_BYTES = 65536;
 

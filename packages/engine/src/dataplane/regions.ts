@@ -20,11 +20,14 @@ export const BATCH = MAX_BATCH;
 export const STAGE_SLOTS = 64;
 /**
  * 64 KiB buffers of a worker's GRO area: one recvmmsg takes at most this many datagrams
- * on a GRO socket. Four trains hold up to ~180 full-size packets, more than a batch; single
- * datagrams then cost one system call per four (inside the one FFI call), for 256 KiB a
- * worker instead of the 4 MiB that 64 buffers would take.
+ * on a GRO socket. Every buffer must take a whole train (the kernel drops what does not
+ * fit), so single datagrams cost one system call per GRO_BUFFERS of them. Measured
+ * (benchmarks/src/udp-gro.ts, ns per 1452-byte packet to drain a queue, best of 25):
+ * singles 567 straight into the slots, 779 / 644 / 586 / 528 through 8 / 16 / 32 / 64
+ * buffers; trains of 44: 190 / 162 / 153 / 156. Sixteen keep singles within ~15% for
+ * 1 MiB a worker (256 workers at MTU 65455 stay under the 4 GiB memory; 64 would not).
  */
-export const GRO_BUFFERS = 4;
+export const GRO_BUFFERS = 16;
 /** Headroom in front of a packet for the transport header. */
 export const HEADROOM = TRANSPORT_HEADER_SIZE;
 
