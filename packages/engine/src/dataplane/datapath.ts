@@ -7,6 +7,11 @@
  *
  * Each arrow that crosses into C or WASM is one call per batch, never one per packet.
  *
+ * UDP offload, when the socket has it: a GRO train (several datagrams the kernel merged)
+ * is cut back into one slot per datagram inside io-shim's recv call, before prepareOpen, so
+ * nothing after it knows trains exist; and sends coalesce runs of same-peer, same-size
+ * packets (a TUN super-packet, sealed) into one UDP_SEGMENT message.
+ *
  * Sticky sources: recvmmsg reports where each datagram arrived; the peer's slot keeps the
  * local address of its latest authentic packet beside its endpoint (finishOpen), and every
  * packet sent to a peer carries that address as its source (copyEndpoint), so replies leave
