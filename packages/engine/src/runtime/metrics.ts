@@ -75,8 +75,6 @@ const DATAPLANE_COUNTERS: ReadonlyArray<[string, StatName, string]> = [
   ["taltun_relayed_packets_total", "relayed", "Packets from one peer sealed again for another peer inside the worker (user-space relay)"],
   ["taltun_staged_packets_total", "staged", "Packets held until a handshake with their peer completed"],
   ["taltun_handshake_messages_received_total", "handshakeMessages", "Handshake messages (types 1-3) the workers handed to the control plane"],
-  ["taltun_udp_gro_trains_received_total", "groTrains", "UDP datagrams the kernel merged (GRO) that the workers cut back into single packets"],
-  ["taltun_udp_gso_fallbacks_total", "gsoFallbacks", "Coalesced (UDP_SEGMENT) sends the kernel refused, sent one packet at a time instead"],
 ];
 
 /** The drop counters of the data plane, by the value of their `reason` label. */
