@@ -96,6 +96,8 @@ function report(samples: Sample[], seconds: number): Record<string, number> {
     "packets between the two heap samples": between,
     "heap bytes per packet between them": between > 0 ? (((last.heapUsedKiB - first.heapUsedKiB) * 1024) / between).toFixed(4) : "-",
     "drops (auth / replay / no keypair / no route / no session / ring full)": `${last.droppedAuth} / ${last.droppedReplay} / ${last.droppedNoKeypair} / ${last.droppedNoRoute} / ${last.droppedNoSession} / ${last.droppedRingFull}`,
+    "UDP GRO trains received / packets per train": `${last.groTrains ?? 0} / ${last.groTrains ? (last.udpDatagrams / last.groTrains).toFixed(1) : "-"}`,
+    "GSO sends refused (sent one by one) / datagrams cut short": `${last.gsoFallbacks ?? 0} / ${last.droppedTruncated ?? 0}`,
   });
   if (between <= 0) throw new Error(`datapath: no packets between the heap samples (${samples.length} samples)`);
   return {

@@ -39,7 +39,13 @@ export interface Case {
   setup(lab: Lab, a: string, b: string, o: CaseOptions): Promise<Tunnel>;
 }
 
-type Kind = "taltun" | "wg-debian" | "wg-upstream";
+type Kind = "taltun" | "taltun-base" | "wg-debian" | "wg-upstream";
+
+/**
+ * Another Taltun build's CLI (its packages/cli/dist/main.js), measured beside this one in
+ * the same run as the case `taltun-base`, for an A/B of a change: env TALTUN_BENCH_BASE_CLI.
+ */
+const BASE_CLI = process.env.TALTUN_BENCH_BASE_CLI;
 
 interface Side {
   ns: string;
@@ -49,7 +55,7 @@ interface Side {
 }
 
 async function server(kind: Kind, lab: Lab, s: Side, o: CaseOptions): Promise<number> {
-  if (kind === "taltun") {
+  if (kind === "taltun" || kind === "taltun-base") {
     const p = await startTaltun(lab, s.ns, {
       mode: "server",
       tunName: s.ifname,
@@ -58,7 +64,7 @@ async function server(kind: Kind, lab: Lab, s: Side, o: CaseOptions): Promise<nu
       privateKey: s.keys.privateKey,
       mtu: o.mtu,
       peers: [{ vip: CLIENT_VIP, publicKey: s.peer.publicKey }],
-    });
+    }, [], kind === "taltun-base" ? BASE_CLI : undefined);
     return p.child.pid ?? 0;
   }
   const p = await startWireguardGo(lab, s.ns, {
@@ -76,7 +82,7 @@ async function server(kind: Kind, lab: Lab, s: Side, o: CaseOptions): Promise<nu
 async function client(kind: Kind, lab: Lab, s: Side, o: CaseOptions): Promise<number> {
   const endpoint = `${SERVER_UNDERLAY}:${PORT}`;
   const allowed = [`100.64.${NET}.0/24`];
-  if (kind === "taltun") {
+  if (kind === "taltun" || kind === "taltun-base") {
     const p = await startTaltun(lab, s.ns, {
       mode: "client",
       tunName: s.ifname,
@@ -85,7 +91,7 @@ async function client(kind: Kind, lab: Lab, s: Side, o: CaseOptions): Promise<nu
       privateKey: s.keys.privateKey,
       mtu: o.mtu,
       peers: [{ vip: SERVER_VIP, publicKey: s.peer.publicKey, endpoint, allowedIps: allowed }],
-    });
+    }, [], kind === "taltun-base" ? BASE_CLI : undefined);
     return p.child.pid ?? 0;
   }
   const p = await startWireguardGo(lab, s.ns, {
@@ -119,6 +125,7 @@ function pair(id: string, name: string, serverKind: Kind, clientKind: Kind): Cas
 export const CASES: Case[] = [
   { id: "veth", name: "bare veth (limit)", upstream: false, setup: async () => ({ target: SERVER_UNDERLAY, pids: [] }) },
   pair("taltun", "Taltun <-> Taltun", "taltun", "taltun"),
+  ...(BASE_CLI ? [pair("taltun-base", "Taltun base build <-> same", "taltun-base", "taltun-base")] : []),
   pair("wg-debian", "Debian wireguard-go <-> Debian wg-go", "wg-debian", "wg-debian"),
   pair("wg-upstream", "upstream wireguard-go <-> upstream", "wg-upstream", "wg-upstream"),
   pair("taltun-to-upstream", "Taltun client -> upstream server", "wg-upstream", "taltun"),

@@ -77,10 +77,10 @@ export function writeTaltunConfig(lab: Lab, spec: TaltunSpec): string {
 
 /**
  * Starts `taltun up` in `ns` and waits until its interface answers on the UAPI socket.
- * The lab ends the process by its PID.
+ * The lab ends the process by its PID. `cli`: another build's main.js (an A/B benchmark).
  */
-export async function startTaltun(lab: Lab, ns: string, spec: TaltunSpec, extraArgs: string[] = []): Promise<LabProcess> {
-  const proc = lab.spawn(ns, ["node", TALTUN_CLI, "up", writeTaltunConfig(lab, spec), ...extraArgs]);
+export async function startTaltun(lab: Lab, ns: string, spec: TaltunSpec, extraArgs: string[] = [], cli = TALTUN_CLI): Promise<LabProcess> {
+  const proc = lab.spawn(ns, ["node", cli, "up", writeTaltunConfig(lab, spec), ...extraArgs]);
   // A process that had to be killed cannot remove its pid file and UAPI socket.
   lab.afterExit(() => {
     for (const f of [`/var/run/taltun/${spec.tunName}.pid`, `/var/run/wireguard/${spec.tunName}.sock`]) rmSync(f, { force: true });

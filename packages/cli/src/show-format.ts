@@ -146,7 +146,8 @@ export function formatView(v: InterfaceView, nowMs = Date.now()): string {
         `${d.droppedCounterLimit} at the counter limit, ${d.droppedAuth} failed authentication, ${d.droppedReplay} replayed, ` +
         `${d.droppedMalformed} not an IP packet, ${d.droppedSource} from a source the peer may not use`,
       `  other drops: ${d.droppedNoRoute} without a route, ${d.droppedNoSession} waited for a session in vain, ${d.droppedNoEndpoint} without an endpoint, ` +
-        `${d.droppedRingFull} handshakes over capacity, ${d.droppedHandshakeSize} handshakes of the wrong size`,
+        `${d.droppedRingFull} handshakes over capacity, ${d.droppedHandshakeSize} handshakes of the wrong size, ${d.droppedTruncated ?? 0} cut short`,
+      `  UDP offload: ${d.groTrains ?? 0} GRO trains received, ${d.gsoFallbacks ?? 0} GSO sends refused and sent packet by packet`,
     );
   }
   const h = v.handshakes;

@@ -84,13 +84,22 @@ typedef struct tt_batch {
 	int32_t timeout_ms;   /* 60 in (poll): -1 = forever */
 	uint32_t ready;       /* 64 out (poll): bit i = poll_fds[i] readable (or error/hangup) */
 	uint32_t reserved;    /* 68 */
-	int32_t poll_fds[TT_MAX_POLL_FDS]; /* 72 in (poll): count = number used */
+	union {
+		int32_t poll_fds[TT_MAX_POLL_FDS]; /* 72 in (poll): count = number used */
+		struct {
+			uint64_t gro;       /* 72 in (udp recv): tt_gro_area, 0 = receive straight into the slots */
+			uint32_t truncated; /* 80 out (udp recv with gro): datagrams or segments dropped, cut
+					     * short (MSG_TRUNC) or longer than their slot */
+			uint32_t trains;    /* 84 out (udp recv with gro): datagrams that held several segments */
+			uint32_t pad[4];    /* 88 */
+		};
+	};
 	uint64_t slots;       /* 104 in: tt_slot_entry[count], or 0 = the stride layout */
 	uint64_t locals;      /* 112 udp: tt_local[count]; recv out (where each datagram arrived), send in
 			       * (source of slot i, family 0 = the kernel's choice; one the kernel refused
 			       * comes back with family 0, its address kept); 0 = not wanted / none */
 	uint32_t fallbacks;   /* 120 out (udp send): packets sent without their source (it was refused) */
-	uint32_t reserved2;   /* 124 room to grow */
+	uint32_t gso_fallbacks; /* 124 out (udp send): coalesced messages the kernel refused, sent one by one */
 } tt_batch;
 
 _Static_assert(sizeof(tt_batch) == 128, "control block is 128 bytes");
@@ -99,9 +108,13 @@ _Static_assert(offsetof(tt_batch, capacity) == 48, "capacity at 48");
 _Static_assert(offsetof(tt_batch, err) == 56, "err at 56");
 _Static_assert(offsetof(tt_batch, ready) == 64, "ready at 64");
 _Static_assert(offsetof(tt_batch, poll_fds) == 72, "poll_fds at 72");
+_Static_assert(offsetof(tt_batch, gro) == 72, "gro at 72");
+_Static_assert(offsetof(tt_batch, truncated) == 80, "truncated at 80");
+_Static_assert(offsetof(tt_batch, trains) == 84, "trains at 84");
 _Static_assert(offsetof(tt_batch, slots) == 104, "slots at 104");
 _Static_assert(offsetof(tt_batch, locals) == 112, "locals at 112");
 _Static_assert(offsetof(tt_batch, fallbacks) == 120, "fallbacks at 120");
+_Static_assert(offsetof(tt_batch, gso_fallbacks) == 124, "gso_fallbacks at 124");
 
 /* A peer address record: 24 bytes. Read and written with memcpy (callers' records need
  * only 4-byte alignment, and memcpy keeps that free of undefined behaviour). */
@@ -127,6 +140,48 @@ typedef struct tt_local {
 
 #define TT_LOCAL_SIZE 24
 _Static_assert(sizeof(tt_local) == TT_LOCAL_SIZE, "local address record is 24 bytes");
+
+/* A GRO area (tt_batch.gro): where a udp recv batch receives whole datagrams, GRO trains of
+ * up to 64 KiB among them, before it cuts them into the caller's slots, one transport
+ * message (segment) per slot. What did not fit in this batch's slots stays here, described
+ * by the header, and is handed out first by the next call, so nothing is lost or reordered
+ * when trains hold more segments than a batch has slots. The caller owns the memory, fills
+ * `buffers` and `buf_size` once, zeroes the rest, and leaves it alone afterwards.
+ *
+ *   0              header (tt_gro_head, 32 bytes)
+ *   32             TT_GRO_MAX_BUFFERS records (tt_gro_held, 56 bytes each): one per buffer
+ *   TT_GRO_DATA    `buffers` receive buffers of `buf_size` bytes each, one datagram each
+ *
+ * Its size is TT_GRO_DATA + buffers * buf_size. One recvmmsg takes at most `buffers`
+ * datagrams (fewer when fewer slots are free), so single datagrams cost one system call per
+ * `buffers` of them inside the one FFI call; trains cost one per `buffers` trains. */
+#define TT_GRO_MAX_BUFFERS 64
+#define TT_GRO_DATA 4096
+
+typedef struct tt_gro_head {
+	uint32_t buffers;  /*  0 in: receive buffers, 1..TT_GRO_MAX_BUFFERS */
+	uint32_t buf_size; /*  4 in: bytes of each (65536 takes any datagram) */
+	uint32_t held;     /*  8 state: datagrams in the buffers from the last recvmmsg, 0 = none */
+	uint32_t next;     /* 12 state: the first of them not yet wholly handed out */
+	uint32_t offset;   /* 16 state: bytes of that one already handed out */
+	uint32_t reserved[3]; /* 20 */
+} tt_gro_head;
+
+/* What the kernel said about the datagram in buffer i. */
+typedef struct tt_gro_held {
+	uint32_t len;   /*  0: bytes received */
+	uint32_t seg;   /*  4: GRO segment size, 0 = one datagram; TT_GRO_DROP = cut short, skip it */
+	tt_addr from;   /*  8: its sender */
+	tt_local local; /* 32: where it arrived */
+} tt_gro_held;
+
+#define TT_GRO_DROP 0xffffffffu
+#define TT_GRO_HEAD_SIZE 32
+#define TT_GRO_HELD_SIZE 56
+_Static_assert(sizeof(tt_gro_head) == TT_GRO_HEAD_SIZE, "GRO area header is 32 bytes");
+_Static_assert(sizeof(tt_gro_held) == TT_GRO_HELD_SIZE, "GRO held record is 56 bytes");
+_Static_assert(offsetof(tt_gro_held, from) == 8 && offsetof(tt_gro_held, local) == 32, "held record fields");
+_Static_assert(TT_GRO_HEAD_SIZE + TT_GRO_MAX_BUFFERS * TT_GRO_HELD_SIZE <= TT_GRO_DATA, "records fit before the data");
 
 /* util.c */
 TT_API uint64_t tt_mem_address(const uint8_t *p);

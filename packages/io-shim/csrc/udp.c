@@ -12,6 +12,7 @@
 #include "mem.h"
 #include "slot.h"
 #include "taltun_io.h"
+#include "udp_ctl.h"
 
 /* Largest UDP payload we coalesce into one GSO send; under the 65507-byte IPv4 limit. */
 #define TT_GSO_MAX_BYTES 65000u
@@ -110,14 +111,6 @@ int32_t tt_socket_get_mark(int32_t fd, uint8_t *out4)
 	return 0;
 }
 
-/* Room for every control message a datagram brings or takes: on receive UDP_GRO,
- * IPV6_PKTINFO (a dual-stack socket gives it, v4-mapped, for IPv4 datagrams too) and
- * IP_PKTINFO; on send UDP_SEGMENT and one of the two PKTINFOs. */
-typedef union {
-	char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo))];
-	struct cmsghdr align;
-} tt_ctl;
-
 static inline void *local_at(const tt_batch *b, uint32_t i)
 {
 	return tt_ptr(b->locals + (uint64_t)i * TT_LOCAL_SIZE);
@@ -126,7 +119,7 @@ static inline void *local_at(const tt_batch *b, uint32_t i)
 /* The GRO segment size and the local address (pktinfo) of a received datagram. IPv4
  * pktinfo wins over the v4-mapped IPv6 one: its spec_dst is the local address a reply
  * should leave from (the destination itself for unicast). */
-static uint32_t read_control(struct msghdr *h, tt_local *loc)
+uint32_t tt_udp_read_control(struct msghdr *h, tt_local *loc)
 {
 	uint32_t seg = 0;
 	memset(loc, 0, sizeof(*loc));
@@ -170,6 +163,9 @@ int32_t tt_udp_recv_batch(uint64_t cb)
 		b->count = 0;
 		return rc;
 	}
+	b->truncated = b->trains = 0;
+	if (b->gro)
+		return tt_udp_recv_gro(b);
 	struct mmsghdr msgs[TT_MAX_BATCH];
 	struct iovec iov[TT_MAX_BATCH];
 	struct sockaddr_storage names[TT_MAX_BATCH];
@@ -211,7 +207,7 @@ int32_t tt_udp_recv_batch(uint64_t cb)
 		}
 		if (b->segs || b->locals) {
 			tt_local loc;
-			uint32_t seg = read_control(&msgs[i].msg_hdr, &loc);
+			uint32_t seg = tt_udp_read_control(&msgs[i].msg_hdr, &loc);
 			if (b->segs)
 				tt_put_u32(b->segs, i, seg);
 			if (b->locals)
@@ -362,6 +358,7 @@ int32_t tt_udp_send_batch(uint64_t cb)
 	tt_batch *b = tt_ptr(cb);
 	b->err = 0;
 	b->fallbacks = 0;
+	b->gso_fallbacks = 0;
 	int32_t rc = tt_batch_check(b, 1);
 	uint32_t n = b->count;
 	if (rc == 0 && n > 0 && b->addrs == 0)
@@ -472,6 +469,7 @@ int32_t tt_udp_send_batch(uint64_t cb)
 			break;
 		}
 		if (slots_in[sent] > 1 && (e == EINVAL || e == EMSGSIZE || e == EIO)) {
+			b->gso_fallbacks++;
 			uint32_t k = send_unsegmented(b, h, &src[sent], first[sent]);
 			done += k;
 			if (k < slots_in[sent])

@@ -23,10 +23,13 @@
  * | 64 | u32 | ready | poll out: bit i = fds[i] ready |
  * | 68 | u32 | reserved | |
  * | 72 | i32[8] | pollFds | poll in |
+ * | 72 | u64 | groPtr | udp recv in (shares the poll fds' room): a GRO area ({@link initGroArea}), 0 = straight into the slots |
+ * | 80 | u32 | truncated | udp recv out, with groPtr: datagrams or segments dropped, cut short (MSG_TRUNC) or longer than their slot |
+ * | 84 | u32 | trains | udp recv out, with groPtr: datagrams that held several segments (GRO trains) |
  * | 104 | u64 | slotsPtr | slot table: `count` 16-byte entries, slot i wherever entry i says; 0 = stride layout |
  * | 112 | u64 | localsPtr | udp: `count` 24-byte local address records; recv out (where datagram i arrived), send in (source of slot i, family 0 = the kernel's choice; out: family 0, address kept, where it was refused); 0 = not wanted / none |
  * | 120 | u32 | fallbacks | udp send out: packets sent without their source because the kernel refused it (the address is gone) |
- * | 124 | 4 bytes | reserved | |
+ * | 124 | u32 | gsoFallbacks | udp send out: coalesced (UDP_SEGMENT) messages the kernel refused, sent one packet at a time |
  *
  * A slot table entry ({@link SLOT_ENTRY_SIZE} bytes; {@link writeSlotTable} writes them):
  *
@@ -37,6 +40,7 @@
  * | 12 | u32 | reserved | 0 |
  * @module
  */
+import { GRO_DATA, GRO_MAX_BUFFERS, groAreaBytes } from "./gro.js";
 import { arg, DataType, slowCall } from "./load.js";
 
 /** Size of a control block in bytes. */
@@ -68,6 +72,10 @@ export const CB_POLL_FDS = 72;
 export const CB_SLOTS_PTR = 104;
 export const CB_LOCALS_PTR = 112;
 export const CB_FALLBACKS = 120;
+export const CB_GRO_PTR = 72;
+export const CB_TRUNCATED = 80;
+export const CB_TRAINS = 84;
+export const CB_GSO_FALLBACKS = 124;
 
 /** Bytes of one slot-table entry, and its field offsets. */
 export const SLOT_ENTRY_SIZE = 16;
@@ -135,6 +143,8 @@ export interface BatchSetup {
   locals?: number;
   /** Stride layout, recv/read: bytes each slot can take (default the stride). */
   capacity?: number;
+  /** udp recv: offset of a GRO area ({@link initGroArea}); datagrams are received there and cut into the slots. */
+  gro?: number;
   flags?: number;
   segSize?: number;
 }
@@ -200,6 +210,8 @@ export interface BatchShape {
   segs: boolean;
   /** Local address records (udp), when the block names them. */
   locals?: boolean;
+  /** A GRO area (udp recv), when the block names one. */
+  gro?: boolean;
 }
 
 /**
@@ -273,6 +285,19 @@ export class BatchControl {
   /** udp send: packets that went without their source address, refused (gone from the host). */
   get fallbacks(): number { return this.view.getUint32(CB_FALLBACKS, true); }
   set fallbacks(v: number) { this.view.setUint32(CB_FALLBACKS, v, true); }
+  /**
+   * udp recv: a GRO area ({@link initGroArea}): datagrams, GRO trains among them, are
+   * received there and cut into the slots one segment each; what does not fit stays for
+   * the next call. Shares its bytes with the poll fds (a block is for one or the other).
+   */
+  get groPtr(): number { return this.getPtr(CB_GRO_PTR); }
+  set groPtr(v: number) { this.setPtr(CB_GRO_PTR, v); }
+  /** udp recv with {@link groPtr}: datagrams or segments dropped because cut short or longer than their slot. */
+  get truncated(): number { return this.view.getUint32(CB_TRUNCATED, true); }
+  /** udp recv with {@link groPtr}: datagrams that were GRO trains of several segments. */
+  get trains(): number { return this.view.getUint32(CB_TRAINS, true); }
+  /** udp send: coalesced messages the kernel refused (a path MTU, a device without segmentation), sent one packet at a time. */
+  get gsoFallbacks(): number { return this.view.getUint32(CB_GSO_FALLBACKS, true); }
   get segSize(): number { return this.view.getUint32(CB_SEG_SIZE, true); }
   set segSize(v: number) { this.view.setUint32(CB_SEG_SIZE, v, true); }
   /** errno left by the last call (0 = none). */
@@ -320,6 +345,10 @@ export class BatchControl {
     this.segsPtr = o.segs === undefined ? 0 : this.base + o.segs;
     this.localsPtr = o.locals === undefined ? 0 : this.base + o.locals;
     this.fallbacks = 0;
+    this.view.setUint32(CB_GSO_FALLBACKS, 0, true);
+    this.groPtr = o.gro === undefined ? 0 : this.base + o.gro;
+    this.view.setUint32(CB_TRUNCATED, 0, true);
+    this.view.setUint32(CB_TRAINS, 0, true);
     this.capacity = o.capacity ?? 0;
     this.flags = o.flags ?? 0;
     this.segSize = o.segSize ?? 0;
@@ -357,6 +386,17 @@ export class BatchControl {
     if (segs !== 0 && shape.segs) this.region(op, "segsPtr", segs, 4 * count);
     const locals = this.localsPtr;
     if (locals !== 0 && shape.locals) this.region(op, "localsPtr", locals, 24 * count);
+    const gro = shape.gro ? this.groPtr : 0;
+    if (gro !== 0) {
+      this.region(op, "groPtr", gro, GRO_DATA);
+      if (this.memView.byteLength < this.end - this.base) this.memView = new DataView(this.memory.buffer);
+      const buffers = this.memView.getUint32(gro - this.base, true);
+      const bufSize = this.memView.getUint32(gro - this.base + 4, true);
+      if (buffers === 0 || buffers > GRO_MAX_BUFFERS || bufSize === 0) {
+        throw new RangeError(`${op}: the GRO area at ${gro - this.base} has ${buffers} buffers of ${bufSize} bytes (initGroArea sets them)`);
+      }
+      this.region(op, "groPtr", gro, groAreaBytes(buffers, bufSize));
+    }
   }
 
   /** Checks the table and every slot it names; reads it in place (no allocation). */

@@ -13,6 +13,7 @@ export { IoShimLoadError, PREBUILT_TARGETS, libraryPath, loadIoShim } from "./lo
 export { SysError, check, errnoCode, errnoName } from "./errors.js";
 export * from "./address.js";
 export * from "./batch.js";
+export { GRO_BUFFER_BYTES, GRO_DATA, GRO_MAX_BUFFERS, groAreaBytes, initGroArea } from "./gro.js";
 export { socketGetMark, socketSetMark, udpOpen, udpPort, udpRecvBatch, udpSendBatch, type UdpOptions, type UdpSocket } from "./udp.js";
 export * from "./tun.js";
 export { closeFd, eventfdOpen, eventfdRead, eventfdWrite, pollWait } from "./poll.js";

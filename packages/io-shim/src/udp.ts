@@ -112,7 +112,7 @@ export function udpPort(fd: number): number {
   return check("udp port", slowCall("tt_udp_port", DataType.I32, [arg.i32(fd)]));
 }
 
-const RECV: BatchShape = { lengths: true, addrs: "optional", segs: true, locals: true };
+const RECV: BatchShape = { lengths: true, addrs: "optional", segs: true, locals: true, gro: true };
 const SEND: BatchShape = { lengths: true, addrs: "required", segs: false, locals: true };
 const recvCall = hotCall("tt_udp_recv_batch");
 const sendCall = hotCall("tt_udp_send_batch");
@@ -126,6 +126,15 @@ const sendCall = hotCall("tt_udp_send_batch");
  * datagram longer than its slot is cut to the slot's size, nothing is written past it,
  * and `cb.errno` is EMSGSIZE. Returns the number received (0 when none is waiting) or
  * -errno; `cb.count` is set to the same.
+ *
+ * With a GRO area (`cb.groPtr`, {@link initGroArea}; for a socket opened with `gro`),
+ * datagrams are received there whole and cut into the slots: a GRO train of segments of
+ * segs[i] bytes (the last may be shorter) gives one slot per segment, each with the
+ * train's sender and local address, so slot i holds one datagram as the sender sent it.
+ * What does not fit in `cb.count` slots stays in the area and is returned first by the
+ * next call (call again while it returns `cb.count`). Nothing is ever cut: a datagram
+ * the kernel cut short (MSG_TRUNC) or a segment longer than its slot is dropped whole and
+ * counted in `cb.truncated`; `cb.trains` counts the trains received.
  */
 export function udpRecvBatch(cb: BatchControl): number {
   cb.validate("udp recv", RECV);
@@ -136,7 +145,9 @@ export function udpRecvBatch(cb: BatchControl): number {
  * Sends `cb.count` datagrams with sendmmsg, slot i (lengths[i] bytes) to addrs[i]; a slot
  * of length 0 is a hole (a packet the caller dropped) and is skipped. With
  * {@link SEND_COALESCE} runs of same-peer, same-size packets go out as one GSO message;
- * with `segSize` a slot longer than it is split by the kernel.
+ * one the kernel refuses (segments over the path MTU, a device that cannot segment) goes
+ * out a packet at a time instead, counted in `cb.gsoFallbacks`; with `segSize` a slot
+ * longer than it is split by the kernel.
  *
  * With `localsPtr`, slot i leaves from the address of local record i (IP_PKTINFO /
  * IPV6_PKTINFO; family 0, or a family other than the peer's: the kernel picks), and a GSO

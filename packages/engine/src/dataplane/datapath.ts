@@ -8,27 +8,34 @@
  *
  * Each arrow that crosses into C or WASM is one call per batch, never one per packet.
  *
+ * UDP offload, when the socket has it: a GRO train (several datagrams the kernel merged)
+ * is cut back into one slot per datagram inside io-shim's recv call, before prepareOpen, so
+ * nothing after it knows trains exist; and sends coalesce runs of same-peer, same-size
+ * packets (a TUN super-packet, sealed) into one UDP_SEGMENT message.
+ *
  * Sticky sources: recvmmsg reports where each datagram arrived; the peer's slot keeps the
  * local address of its latest authentic packet beside its endpoint (finishOpen), and every
  * packet sent to a peer carries that address as its source (copyEndpoint), so replies leave
  * from the address the peer reached us at. When the host loses that address, io-shim sends
  * from the kernel's choice instead and says so; the peer then forgets it (forgetLocal).
  */
-import { BatchControl, TUN_VNET } from "@taltun/io-shim";
+import { BatchControl, GRO_BUFFER_BYTES, initGroArea, SEND_COALESCE, TUN_VNET } from "@taltun/io-shim";
 import type { AeadInstance } from "@taltun/wasm-crypto";
 import { lookupPacket } from "../tables/allowed-ips.js";
 import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE } from "../protocol/constants.js";
 import { finishOpen, isHandshakeMessage, prepareOpen } from "../transport/open.js";
 import { prepareSeal } from "../transport/seal.js";
-import { copyEndpoint, CURRENT, forgetLocal, keypairOf, LOCAL_BYTES, peerGeneration } from "../tables/peer-slot.js";
+import { copyEndpoint, CURRENT, keypairOf, LOCAL_BYTES, peerGeneration } from "../tables/peer-slot.js";
 import { ENDPOINT_BYTES, type SharedTables } from "../tables/shared-tables.js";
 import { createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport/batch.js";
 import { sharedBuffer } from "./memory-layout.js";
 import type { HandshakeRing } from "./ring.js";
 import type { BatchIo } from "./batch-io.js";
-import { BATCH, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
+import { BATCH, GRO_BUFFERS, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";
 import { HandshakeIntake } from "./handshake-intake.js";
+import { forgetRefusedSources } from "./refused-sources.js";
+import { writeTun } from "./tun-write.js";
 import { RX_DROPS_FIRST, STAT } from "./stats.js";
 
 /** What a datapath needs: shared memory views, its regions, and its file descriptors. */
@@ -44,6 +51,10 @@ export interface DatapathOptions {
   tunFd: number;
   /** The TUN queue carries a virtio-net header: reads are segmented, writes get a header. */
   tunVnet: boolean;
+  /** The socket has UDP_SEGMENT: runs of same-peer, same-size packets leave as one GSO message. */
+  udpGso?: boolean;
+  /** The socket has UDP_GRO: datagrams arrive in trains, cut back into one slot each in the GRO area. */
+  udpGro?: boolean;
   /** The tunnel MTU at start (padding never exceeds it); {@link Datapath.setMtu} changes it. */
   mtu: number;
   /**
@@ -61,10 +72,11 @@ export interface DatapathOptions {
 /** Offsets of the destination address in IPv4 and IPv6 headers (RFC 791, RFC 8200). */
 const IPV4_DST = 16;
 const IPV6_DST = 24;
-const EAGAIN = 11;
 /** What reads from a TUN fd answer once its device was deleted. */
 const EBADFD = 77;
 const ENODEV = 19;
+/** Send batches without coalescing after the kernel refused a coalesced message (then it is tried again: the path may have changed). */
+const GSO_PAUSE_BATCHES = 1024;
 /** The one size of each handshake message, by type (whitepaper §5.4). */
 const HANDSHAKE_SIZE = [0, INITIATION_SIZE, RESPONSE_SIZE, COOKIE_REPLY_SIZE];
 
@@ -93,6 +105,14 @@ export class Datapath {
   private readonly plainLength = new Uint32Array(BATCH);
   private readonly staging: Staging;
   private readonly intake: HandshakeIntake;
+  /** SEND_COALESCE when the socket has GSO. */
+  private readonly sendFlags: number;
+  /**
+   * Send batches left to go without coalescing. The kernel builds a whole GSO message
+   * before it refuses it (segments over the path MTU: a jumbo tunnel MTU on a 1500-byte
+   * link), so after a refusal coalescing pauses instead of paying that copy each batch.
+   */
+  private plainSends = 0;
 
   constructor(private readonly o: DatapathOptions, allowedIps: Int32Array) {
     this.allowedIps = allowedIps;
@@ -108,15 +128,20 @@ export class Datapath {
     this.txLengths = u32(r.txLengths);
 
     const stride = r.slotStride;
+    // Trains are cut into the same slots single datagrams take, before anything looks at
+    // them: prepareOpen and everything after it see exactly the packets the peer sent.
+    if (o.udpGro) initGroArea(memory, r.groArea, GRO_BUFFERS, GRO_BUFFER_BYTES);
     this.recv = new BatchControl(memory, r.cbRecv).setup({
       fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.rxLengths, addrs: r.rxAddrs, locals: r.rxLocals,
+      gro: o.udpGro ? r.groArea : undefined,
     });
+    const sendFlags = (this.sendFlags = o.udpGso ? SEND_COALESCE : 0);
     this.tunWrite = new BatchControl(memory, r.cbTunWrite).setup({
       fd: o.tunFd, count: BATCH, buffer: r.rxPool + HEADROOM, stride, lengths: r.tunWriteLengths,
       flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.relaySend = new BatchControl(memory, r.cbRelay).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.relayLengths, addrs: r.relayAddrs, locals: r.relayLocals,
+      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.relayLengths, addrs: r.relayAddrs, locals: r.relayLocals, flags: sendFlags,
     });
     // Room after the packet for padding to 16 and the tag, before the next slot.
     this.tunRead = new BatchControl(memory, r.cbTunRead).setup({
@@ -125,7 +150,7 @@ export class Datapath {
       flags: o.tunVnet ? TUN_VNET : 0,
     });
     this.send = new BatchControl(memory, r.cbSend).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs, locals: r.txLocals,
+      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs, locals: r.txLocals, flags: sendFlags,
     });
 
     this.intake = new HandshakeIntake({
@@ -167,11 +192,22 @@ export class Datapath {
     Atomics.add(this.i32, this.stats + stat, n);
   }
 
-  /** Reads one batch of datagrams and processes it. Returns how many arrived (0: none waiting). */
+  /**
+   * Reads one batch of datagrams and processes it. Returns how many arrived (0: none
+   * waiting). A full batch may leave segments of a GRO train in the GRO area, which the
+   * socket's readiness no longer announces: call again while it returns BATCH (the
+   * worker's burst loop does), and it returns 0 only when nothing is held.
+   */
   pollUdp(now: number): number {
-    this.recv.count = BATCH;
-    const n = this.o.io.udpRecv(this.recv);
+    const recv = this.recv;
+    recv.count = BATCH;
+    const n = this.o.io.udpRecv(recv);
     this.count(STAT.ioCalls);
+    if (this.o.udpGro) {
+      const truncated = recv.truncated, trains = recv.trains;
+      if (truncated > 0) this.count(STAT.droppedTruncated, truncated);
+      if (trains > 0) this.count(STAT.groTrains, trains);
+    }
     if (n <= 0) return 0;
     this.count(STAT.udpDatagrams, n);
     this.fromNetwork(n, now);
@@ -266,37 +302,11 @@ export class Datapath {
         this.relaySlot[relays++] = i;
       }
     }
-    if (toTun > 0) this.writeTun(n, toTun);
+    if (toTun > 0) writeTun(this.o.io, this.tunWrite, this.tunWriteLengths, n, toTun, this.i32, this.stats);
     if (relays > 0) {
       const r = this.o.regions;
       this.sealAndSend(this.relay, relays, this.relaySlot, this.relayLengths, r.relayAddrs, r.relayLocals, this.relaySend, n, now, STAT.relayed);
     }
-  }
-
-  /**
-   * Writes the `pending` packets among the first `n` slots to the TUN. The kernel stops a
-   * batch at a packet it rejects: skip that one and write the rest; a full queue (EAGAIN)
-   * drops what is left, as a full NIC queue would.
-   */
-  private writeTun(n: number, pending: number): void {
-    const lengths = this.tunWriteLengths;
-    while (pending > 0) {
-      this.tunWrite.count = n;
-      const w = Math.max(this.o.io.tunWrite(this.tunWrite), 0);
-      this.count(STAT.ioCalls);
-      this.count(STAT.deliveredToTun, w);
-      pending -= w;
-      if (pending === 0 || this.tunWrite.errno === EAGAIN) break;
-      // Clear the w written packets and the rejected one after them, then go on.
-      for (let i = 0, skip = w + 1; i < n && skip > 0; i++) {
-        if (lengths[i] === 0) continue;
-        lengths[i] = 0;
-        skip--;
-      }
-      pending--;
-      this.count(STAT.tunWriteErrors);
-    }
-    if (pending > 0) this.count(STAT.tunWriteErrors, pending);
   }
 
   private fromTunnel(n: number, now: number): void {
@@ -362,29 +372,22 @@ export class Datapath {
     }
     if (ready === 0) return;
     cb.count = n;
+    cb.flags = this.sendFlags;
+    if (this.plainSends > 0) {
+      this.plainSends--;
+      cb.flags = 0;
+    }
     const sent = this.o.io.udpSend(cb);
     this.count(STAT.ioCalls);
     if (sent < ready) this.count(STAT.sendErrors, ready - Math.max(sent, 0));
     this.count(stat, Math.max(sent, 0));
-    if (cb.fallbacks > 0) this.forgetRefusedSources(b, k, slot, sendLengths, locals, cb.fallbacks);
-  }
-
-  /**
-   * io-shim sent `fallbacks` packets from the kernel's choice because their local address
-   * was refused (it left the host): it cleared the family of those records and kept the
-   * address. Their peers forget that address, so what follows goes from the kernel's
-   * choice without a refusal each time, until the peer reaches us at an address again.
-   */
-  private forgetRefusedSources(b: TransportBatch, k: number, slot: Int32Array, sendLengths: Uint32Array, locals: number, fallbacks: number): void {
-    const u8 = this.u8;
-    this.count(STAT.sourceFallbacks, fallbacks);
-    for (let j = 0; j < k; j++) {
-      const i = slot[j];
-      const at = locals + i * LOCAL_BYTES;
-      if (sendLengths[i] === 0 || (u8[at] | u8[at + 1]) !== 0) continue; // not sent, or sent from its source
-      let refused = false; // family 0 with an address: io-shim's mark (a peer with no local address has none)
-      for (let x = 4; x < LOCAL_BYTES - 4 && !refused; x++) refused = u8[at + x] !== 0;
-      if (refused) forgetLocal(this.o.tables, b.peers[j], at);
+    if (cb.gsoFallbacks > 0) {
+      this.count(STAT.gsoFallbacks, cb.gsoFallbacks);
+      this.plainSends = GSO_PAUSE_BATCHES;
+    }
+    if (cb.fallbacks > 0) {
+      this.count(STAT.sourceFallbacks, cb.fallbacks);
+      forgetRefusedSources(this.u8, o.tables, b, k, slot, sendLengths, locals);
     }
   }
 }

@@ -39,6 +39,12 @@ export const STAT_NAMES = [
   "cookieReplies",
   /** Handshake messages put in the priority ring (a subset of handshakeMessages). */
   "handshakePriority",
+  /** Received datagrams (or segments of a GRO train) dropped whole: cut short by the kernel, or longer than a slot. */
+  "droppedTruncated",
+  /** GRO trains received: datagrams the kernel merged from several, cut back into one slot each. */
+  "groTrains",
+  /** Coalesced (UDP_SEGMENT) sends the kernel refused, sent one packet at a time instead. */
+  "gsoFallbacks",
   "sendErrors",
   /** Packets sent from the kernel's choice of source because their peer's sticky local address was refused (gone from the host); the peer forgets it. */
   "sourceFallbacks",

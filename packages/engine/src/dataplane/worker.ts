@@ -41,6 +41,9 @@ export interface WorkerData {
   wakeFd: number;
   /** The TUN queue carries a virtio-net header (segmentation offload). */
   tunVnet: boolean;
+  /** The UDP socket has UDP_SEGMENT (GSO sends) and UDP_GRO (trains received). */
+  udpGso: boolean;
+  udpGro: boolean;
   mtu: number;
   /** The interface's own address, 4 or 16 bytes; null: no user-space relay (see DatapathOptions). */
   localAddress: Uint8Array | null;
@@ -81,6 +84,8 @@ function main(d: WorkerData): void {
       udpFd: d.udpFd,
       tunFd: d.tunFd,
       tunVnet: d.tunVnet,
+      udpGso: d.udpGso,
+      udpGro: d.udpGro,
       mtu: d.mtu,
       localAddress: d.localAddress,
       signal: () => (signalled = true),

@@ -110,6 +110,7 @@ export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: r
     cleanups.push(() => tun.close());
     const sockets = UdpSockets.open(plan.listen.host, plan.listen.port, plan.workers);
     cleanups.push(() => sockets.close());
+    if (!sockets.gso || !sockets.gro) logger.warn("UDP segmentation offload unavailable (UDP_SEGMENT / UDP_GRO), sending and receiving datagram by datagram");
     if (plan.fullTunnel.length > 0) {
       sockets.setMark(FULL_TUNNEL_MARK);
       cleanups.push(fullTunnel(tun.name, plan.fullTunnel, FULL_TUNNEL_MARK, plan.address, logger));
@@ -125,6 +126,7 @@ export function launch(plan: LaunchPlan, logger: Logger, afterRound: (actions: r
         index, memory, module, regions: r, tablesBase: device.tables.base, ringBase: ringOffsets[index], priorityRingBase: priorityOffsets[index],
         doorbell: words.doorbell, stopWord: words.stop, snapshotWord: words.snapshot, mtuWord: words.mtu, tunGoneWord: words.tunGone,
         udpFd: sockets.fds[index], tunFd: tun.fds[index], wakeFd: wakeFds[index], tunVnet: tun.offload, mtu: plan.mtu,
+        udpGso: sockets.gso, udpGro: sockets.gro,
         localAddress: plan.relayAddress, allowedIps: device.allowedIps.snapshot, timeOrigin: performance.timeOrigin,
       };
       return new Worker(new URL("./worker.js", import.meta.url), { workerData: data });

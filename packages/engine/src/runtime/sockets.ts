@@ -7,20 +7,43 @@
  * @module
  */
 import type { Worker } from "node:worker_threads";
-import { closeFd, eventfdWrite, socketSetMark, udpOpen } from "@taltun/io-shim";
+import { closeFd, eventfdWrite, socketSetMark, SysError, udpOpen } from "@taltun/io-shim";
 import type { ControlMessage, WorkerMessage } from "../dataplane/worker.js";
 
 const SOCKET_BUFFER = 8 << 20;
 /** How long a worker may take to move to a new socket before its old one is closed anyway. */
 const SWITCH_MS = 2000;
 
-/** Opens `count` sockets on `host`:`port` (0: any free port) sharing that port, with firewall mark `mark`. */
-function openGroup(host: string, port: number, count: number, mark: number): { fds: number[]; port: number } {
+/** UDP segmentation offload on a group's sockets: GSO sends (UDP_SEGMENT), GRO receives (UDP_GRO). */
+export interface UdpOffload {
+  gso: boolean;
+  gro: boolean;
+}
+
+/** What a kernel without UDP_SEGMENT or UDP_GRO (before Linux 4.18 / 5.0) answers for the option. */
+const NO_OPTION = new Set(["ENOPROTOOPT", "EINVAL", "EOPNOTSUPP"]);
+
+/**
+ * Opens `count` sockets on `host`:`port` (0: any free port) sharing that port, with firewall
+ * mark `mark`, with the UDP offloads of `offload`, or, when `offload` is undefined, with
+ * as many as the kernel has (found by the first socket: both, or neither).
+ */
+function openGroup(host: string, port: number, count: number, mark: number, offload?: UdpOffload): { fds: number[]; port: number; offload: UdpOffload } {
   const fds: number[] = [];
+  const open = (o: UdpOffload) => udpOpen({ address: host, port, reusePort: true, rcvbuf: SOCKET_BUFFER, sndbuf: SOCKET_BUFFER, mark, ...o });
   try {
     for (let i = 0; i < count; i++) {
+      let s;
+      if (offload) s = open(offload);
+      else {
+        try {
+          s = open((offload = { gso: true, gro: true }));
+        } catch (e) {
+          if (!(e instanceof SysError && NO_OPTION.has(e.errno))) throw e;
+          s = open((offload = { gso: false, gro: false }));
+        }
+      }
       // The first socket's port (the kernel's pick, for port 0) is the group's.
-      const s = udpOpen({ address: host, port, reusePort: true, rcvbuf: SOCKET_BUFFER, sndbuf: SOCKET_BUFFER, mark });
       fds.push(s.fd);
       port = s.port;
     }
@@ -28,7 +51,7 @@ function openGroup(host: string, port: number, count: number, mark: number): { f
     fds.forEach(closeFd);
     throw e;
   }
-  return { fds, port };
+  return { fds, port, offload: offload ?? { gso: false, gro: false } };
 }
 
 /** The sockets of a running interface. */
@@ -40,12 +63,26 @@ export class UdpSockets {
     readonly host: string,
     public fds: number[],
     public port: number,
+    private readonly offload: UdpOffload,
   ) {}
 
-  /** Binds one socket per worker on `host`:`port` (0: a free port the kernel picks). */
+  /**
+   * Binds one socket per worker on `host`:`port` (0: a free port the kernel picks), with
+   * UDP GSO and GRO when the kernel has them (see {@link gso}, {@link gro}).
+   */
   static open(host: string, port: number, workers: number): UdpSockets {
     const g = openGroup(host, port, workers, 0);
-    return new UdpSockets(host, g.fds, g.port);
+    return new UdpSockets(host, g.fds, g.port, g.offload);
+  }
+
+  /** The sockets send runs of same-peer, same-size packets as one UDP_SEGMENT message. */
+  get gso(): boolean {
+    return this.offload.gso;
+  }
+
+  /** The sockets receive GRO trains, which each worker cuts back into single packets. */
+  get gro(): boolean {
+    return this.offload.gro;
   }
 
   /** Marks every socket with `mark` (0 clears it), so policy routing can keep the tunnel's own packets out of it. */
@@ -61,7 +98,8 @@ export class UdpSockets {
    */
   async rebind(port: number, workers: readonly Worker[], wakeFds: readonly number[], onSwitch: (fd: number) => void): Promise<number> {
     if (port !== 0 && port === this.port) return this.port;
-    const g = openGroup(this.host, port, this.fds.length, this.mark);
+    // The same offloads: the workers' control blocks were set up for them.
+    const g = openGroup(this.host, port, this.fds.length, this.mark, this.offload);
     const old = this.fds;
     this.fds = g.fds;
     this.port = g.port;
