@@ -21,7 +21,8 @@ export interface CapturedDatagram {
 
 /**
  * The IPv4 UDP datagrams of a classic pcap file as tcpdump writes it on a veth (Ethernet
- * link type); anything else in it (ARP, IPv6, truncated records) is skipped.
+ * link type), GSO super-packets cut as a wire would carry them; anything else in it (ARP,
+ * IPv6, truncated records) is skipped.
  */
 export function readPcapUdp(file: string): CapturedDatagram[] {
   const b = readFileSync(file);
@@ -43,15 +44,38 @@ export function readPcapUdp(file: string): CapturedDatagram[] {
     const udp = ip.subarray(ihl);
     const udpLen = udp.readUInt16BE(4);
     if (udpLen < 8 || udpLen > udp.length) continue; // snapped short: not replayable
-    out.push({
+    const addresses = {
       src: [...ip.subarray(12, 16)].join("."),
       dst: [...ip.subarray(16, 20)].join("."),
       sport: udp.readUInt16BE(0),
       dport: udp.readUInt16BE(2),
-      payload: Buffer.from(udp.subarray(8, udpLen)),
-    });
+    };
+    for (const payload of wireSegments(Buffer.from(udp.subarray(8, udpLen)))) out.push({ ...addresses, payload });
   }
   return out;
+}
+
+/**
+ * A datagram as it would cross a real link. A veth carries a UDP GSO super-packet whole
+ * (the sender's UDP_SEGMENT: transport messages of one size laid back to back), so tcpdump
+ * sees one large datagram where a wire carries one datagram per message. Cut it at the
+ * smallest size at which every boundary starts a transport message to the same receiver
+ * index (any size: padding stops at the tunnel MTU, so 1452 is as likely as a multiple of
+ * 16); anything else stays whole.
+ */
+function wireSegments(p: Buffer): Buffer[] {
+  const TRANSPORT_MIN = 32;
+  if (p.length < 2 * TRANSPORT_MIN || p.readUInt32LE(0) !== 4) return [p];
+  const head = p.subarray(0, 8); // type, reserved, receiver index
+  for (let size = TRANSPORT_MIN; size <= p.length - TRANSPORT_MIN; size++) {
+    let fits = true;
+    for (let at = size; at < p.length && fits; at += size) fits = p.length - at >= TRANSPORT_MIN && p.subarray(at, at + 8).equals(head);
+    if (!fits) continue;
+    const parts: Buffer[] = [];
+    for (let at = 0; at < p.length; at += size) parts.push(p.subarray(at, Math.min(at + size, p.length)));
+    return parts;
+  }
+  return [p];
 }
 
 /** The WireGuard message type of a datagram (first byte; the reserved bytes are zero). */
