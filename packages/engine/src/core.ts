@@ -40,7 +40,7 @@ export { CookieChecker, CookieGenerator } from "./protocol/cookie.js";
 export { RateLimiter, LoadDetector } from "./protocol/ratelimiter.js";
 export { ReplayWindow, replayAccept, replayReset, REPLAY_WORDS } from "./protocol/replay.js";
 export { AllowedIps, lookupAddress, lookupPacket } from "./tables/allowed-ips.js";
-export { parseEndpoint, formatEndpoint, type EndpointRecord } from "./tables/endpoint.js";
+export { parseEndpoint, formatEndpoint, allowSource, type EndpointRecord } from "./tables/endpoint.js";
 export * from "./tables/shared-tables.js";
 export * from "./tables/peer-slot.js";
 export * from "./tables/keypair-slot.js";

@@ -21,7 +21,7 @@ import { CookieChecker } from "../protocol/cookie.js";
 import { readU32 } from "../protocol/messages.js";
 import { RateLimiter } from "../protocol/ratelimiter.js";
 import { cookieSequence, isUnderLoad, newCookieMaterial, readCookieMaterial } from "../tables/cookie-record.js";
-import { addressKey } from "../tables/endpoint.js";
+import { allowSource } from "../tables/endpoint.js";
 import { lookupIndex, PENDING_INDEX } from "../tables/receiver-index.js";
 import { ENDPOINT_BYTES, type SharedTables } from "../tables/shared-tables.js";
 import { STAT } from "./stats.js";
@@ -85,9 +85,9 @@ export class HandshakeGuard {
     const ours = type === MESSAGE_RESPONSE;
     if (ours && lookupIndex(t, readU32(u8, at + RESPONSE_RECEIVER)) !== PENDING_INDEX) return this.drop(STAT.rejectedUnknownIndex);
     if (!isUnderLoad(t)) return ours ? GUARD.priority : GUARD.ring;
-    const from = u8.subarray(source, source + ENDPOINT_BYTES);
     // Before any more work: a flood from one address costs one MAC and this lookup per message.
-    if (!this.limiter.allow(addressKey(from), now)) return this.drop(STAT.rejectedRateLimit);
+    if (!allowSource(this.limiter, u8, source, now)) return this.drop(STAT.rejectedRateLimit);
+    const from = u8.subarray(source, source + ENDPOINT_BYTES);
     if (!this.material.hasSecret) return this.drop(STAT.rejectedNoKey);
     if (checker.checkMac2(msg, from, now)) return GUARD.priority;
     this.reply = checker.createReply(msg, readU32(u8, at + SENDER), from, now);

@@ -13,7 +13,7 @@ import { noteHandshakes } from "./load.js";
 import { type DeviceState, keyId } from "./state.js";
 import { keypairPeer } from "../tables/keypair-slot.js";
 import { lookupIndex } from "../tables/receiver-index.js";
-import { addressKey, type EndpointRecord } from "../tables/endpoint.js";
+import { allowSource, type EndpointRecord } from "../tables/endpoint.js";
 import { HandshakeError } from "../protocol/errors.js";
 import { decodeCookieReply, messageType, readU32 } from "../protocol/messages.js";
 import { consumeInitiation, consumeResponse, createResponse, responseIndices } from "../protocol/noise.js";
@@ -34,7 +34,7 @@ export function handleHandshake(d: DeviceState, bytes: Uint8Array, endpoint: End
       const reply = d.checker.createReply(bytes, readU32(bytes, 4), endpoint, now);
       return [{ type: "send", peer: -1, endpoint, bytes: reply, message: "cookie-reply" }];
     }
-    if (!d.limiter.allow(addressKey(endpoint), now)) throw new HandshakeError("flood", "handshake rate limit of this source");
+    if (!allowSource(d.limiter, endpoint, 0, now)) throw new HandshakeError("flood", "handshake rate limit of this source");
   }
   return type === MESSAGE_INITIATION ? onInitiation(d, bytes, endpoint, now) : onResponse(d, bytes, endpoint, now);
 }

@@ -6,8 +6,9 @@
  * (address and port), as the whitepaper's A_m.
  * @module
  */
-import { ADDR_SIZE, decodeEndpoint, encodeAddr } from "@taltun/io-shim/address";
+import { ADDR_BYTES, ADDR_FAMILY, ADDR_SIZE, AF_INET6, decodeEndpoint, encodeAddr } from "@taltun/io-shim/address";
 import { ConfigError } from "../protocol/errors.js";
+import type { RateLimiter } from "../protocol/ratelimiter.js";
 
 /** An endpoint record (ENDPOINT_BYTES bytes): io-shim's address record, as the data plane sends to and receives from. */
 export type EndpointRecord = Uint8Array;
@@ -28,9 +29,18 @@ export function formatEndpoint(e: EndpointRecord): string {
   return e[0] === 0 && e[1] === 0 ? "" : decodeEndpoint(e, 0);
 }
 
-/** The rate-limit key of an endpoint: its address without the port (a copy; the record is untouched). */
-export function addressKey(e: EndpointRecord): string {
-  const k = Buffer.from(e);
-  k[2] = k[3] = 0;
-  return k.toString("hex");
+// Four bytes of u8 from `at`, little-endian: a key word, nothing more.
+const word = (u8: Uint8Array, at: number): number => u8[at] | (u8[at + 1] << 8) | (u8[at + 2] << 16) | (u8[at + 3] << 24);
+
+/**
+ * Takes a handshake token for the source whose endpoint record is at `u8[at..]`. The key is
+ * its address without the port, an IPv6 address by its /64: one host is given a whole /64,
+ * so a finer key would hand it 2^64 buckets (wireguard-go and the kernel's WireGuard key the
+ * same way; IPv4-mapped sources arrive as IPv4 records). Reads the record in place and
+ * allocates nothing, so a flood costs no garbage.
+ */
+export function allowSource(limiter: RateLimiter, u8: Uint8Array, at: number, now: number): boolean {
+  const family = u8[at + ADDR_FAMILY] | (u8[at + ADDR_FAMILY + 1] << 8);
+  const a = at + ADDR_BYTES;
+  return limiter.allow(family, word(u8, a), family === AF_INET6 ? word(u8, a + 4) : 0, now);
 }
