@@ -6,7 +6,9 @@
  *       -> replay/source checks -> TUN write, or re-seal for another peer (relay) -> sendmmsg
  *   TUN -> read batch -> route by destination (allowed IPs) -> sealBatch (WASM) -> sendmmsg
  *
- * Each arrow that crosses into C or WASM is one call per batch, never one per packet.
+ * Each arrow that crosses into C or WASM is one call per batch, never one per packet. The
+ * io-shim control blocks are set up by io-controls.ts; sealing and sending, shared by
+ * both directions and the staged packets, is seal-send.ts.
  *
  * UDP offload, when the socket has it: a GRO train (several datagrams the kernel merged)
  * is cut back into one slot per datagram inside io-shim's recv call, before prepareOpen, so
@@ -19,22 +21,22 @@
  * from the address the peer reached us at. When the host loses that address, io-shim sends
  * from the kernel's choice instead and says so; the peer then forgets it (forgetLocal).
  */
-import { BatchControl, GRO_BUFFER_BYTES, initGroArea, SEND_COALESCE, TUN_VNET } from "@taltun/io-shim";
+import { type BatchControl, SEND_COALESCE } from "@taltun/io-shim";
 import type { AeadInstance } from "@taltun/wasm-crypto";
 import { lookupPacket } from "../tables/allowed-ips.js";
 import { COOKIE_REPLY_SIZE, INITIATION_SIZE, RESPONSE_SIZE } from "../protocol/constants.js";
 import { finishOpen, isHandshakeMessage, prepareOpen } from "../transport/open.js";
-import { prepareSeal } from "../transport/seal.js";
-import { copyEndpoint, CURRENT, keypairOf, LOCAL_BYTES, peerGeneration } from "../tables/peer-slot.js";
+import { CURRENT, keypairOf, LOCAL_BYTES, peerGeneration } from "../tables/peer-slot.js";
 import { ENDPOINT_BYTES, type SharedTables } from "../tables/shared-tables.js";
 import { createTransportBatch, RX_DROP_NAMES, type TransportBatch } from "../transport/batch.js";
 import { sharedBuffer } from "./memory-layout.js";
 import type { HandshakeRing } from "./ring.js";
 import type { BatchIo } from "./batch-io.js";
-import { BATCH, GRO_BUFFERS, HEADROOM, tunReadCapacity, type WorkerRegions } from "./regions.js";
+import { BATCH, HEADROOM, type WorkerRegions } from "./regions.js";
 import { Staging } from "./staging.js";
 import { HandshakeIntake } from "./handshake-intake.js";
-import { forgetRefusedSources } from "./refused-sources.js";
+import { setupControls } from "./io-controls.js";
+import { SealSender } from "./seal-send.js";
 import { writeTun } from "./tun-write.js";
 import { RX_DROPS_FIRST, STAT } from "./stats.js";
 
@@ -75,8 +77,6 @@ const IPV6_DST = 24;
 /** What reads from a TUN fd answer once its device was deleted. */
 const EBADFD = 77;
 const ENODEV = 19;
-/** Send batches without coalescing after the kernel refused a coalesced message (then it is tried again: the path may have changed). */
-const GSO_PAUSE_BATCHES = 1024;
 /** The one size of each handshake message, by type (whitepaper §5.4). */
 const HANDSHAKE_SIZE = [0, INITIATION_SIZE, RESPONSE_SIZE, COOKIE_REPLY_SIZE];
 
@@ -101,18 +101,9 @@ export class Datapath {
   /** Packet index (slot) of each compacted relay/tx entry. */
   private readonly relaySlot = new Int32Array(BATCH);
   private readonly txSlot = new Int32Array(BATCH);
-  /** Plaintext lengths of a batch before sealing, to stage the packets that find no session. */
-  private readonly plainLength = new Uint32Array(BATCH);
   private readonly staging: Staging;
   private readonly intake: HandshakeIntake;
-  /** SEND_COALESCE when the socket has GSO. */
-  private readonly sendFlags: number;
-  /**
-   * Send batches left to go without coalescing. The kernel builds a whole GSO message
-   * before it refuses it (segments over the path MTU: a jumbo tunnel MTU on a 1500-byte
-   * link), so after a refusal coalescing pauses instead of paying that copy each batch.
-   */
-  private plainSends = 0;
+  private readonly sender: SealSender;
 
   constructor(private readonly o: DatapathOptions, allowedIps: Int32Array) {
     this.allowedIps = allowedIps;
@@ -128,36 +119,23 @@ export class Datapath {
     this.txLengths = u32(r.txLengths);
 
     const stride = r.slotStride;
-    // Trains are cut into the same slots single datagrams take, before anything looks at
-    // them: prepareOpen and everything after it see exactly the packets the peer sent.
-    if (o.udpGro) initGroArea(memory, r.groArea, GRO_BUFFERS, GRO_BUFFER_BYTES);
-    this.recv = new BatchControl(memory, r.cbRecv).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.rxLengths, addrs: r.rxAddrs, locals: r.rxLocals,
-      gro: o.udpGro ? r.groArea : undefined,
-    });
-    const sendFlags = (this.sendFlags = o.udpGso ? SEND_COALESCE : 0);
-    this.tunWrite = new BatchControl(memory, r.cbTunWrite).setup({
-      fd: o.tunFd, count: BATCH, buffer: r.rxPool + HEADROOM, stride, lengths: r.tunWriteLengths,
-      flags: o.tunVnet ? TUN_VNET : 0,
-    });
-    this.relaySend = new BatchControl(memory, r.cbRelay).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.rxPool, stride, lengths: r.relayLengths, addrs: r.relayAddrs, locals: r.relayLocals, flags: sendFlags,
-    });
-    // Room after the packet for padding to 16 and the tag, before the next slot.
-    this.tunRead = new BatchControl(memory, r.cbTunRead).setup({
-      fd: o.tunFd, count: BATCH, buffer: r.txPool + HEADROOM, stride, lengths: r.txLengths,
-      capacity: tunReadCapacity(stride),
-      flags: o.tunVnet ? TUN_VNET : 0,
-    });
-    this.send = new BatchControl(memory, r.cbSend).setup({
-      fd: o.udpFd, count: BATCH, buffer: r.txPool, stride, lengths: r.txLengths, addrs: r.txAddrs, locals: r.txLocals, flags: sendFlags,
-    });
+    const sendFlags = o.udpGso ? SEND_COALESCE : 0;
+    const c = setupControls(memory, r, o, sendFlags);
+    this.recv = c.recv;
+    this.tunWrite = c.tunWrite;
+    this.relaySend = c.relaySend;
+    this.tunRead = c.tunRead;
+    this.send = c.send;
 
     this.intake = new HandshakeIntake({
       memory, tables: o.tables, regions: r, ring: o.ring, priority: o.priority, udpFd: o.udpFd, io: o.io, signal: o.signal,
       count: (stat, n) => this.count(stat, n),
     });
     this.staging = new Staging(this.u8, r.stage, stride);
+    this.sender = new SealSender({
+      u8: this.u8, tables: o.tables, aead: o.aead, io: o.io, staging: this.staging, sendFlags, signal: o.signal,
+      count: (stat, n) => this.count(stat, n),
+    });
     this.rx = createTransportBatch(BATCH, r.openDescs, o.mtu, new Int32Array(buf, r.stats + RX_DROPS_FIRST * 4, RX_DROP_NAMES.length));
     this.relay = createTransportBatch(BATCH, r.relayDescs, o.mtu);
     this.tx = createTransportBatch(BATCH, r.sealDescs, o.mtu);
@@ -254,7 +232,7 @@ export class Datapath {
       k++;
       return true;
     });
-    if (k > 0) this.sealAndSend(tx, k, this.txSlot, this.txLengths, this.o.regions.txAddrs, this.o.regions.txLocals, this.send, k, now, STAT.sent);
+    if (k > 0) this.sender.sealAndSend(tx, k, this.txSlot, this.txLengths, this.o.regions.txAddrs, this.o.regions.txLocals, this.send, k, now, STAT.sent);
     return k;
   }
 
@@ -305,7 +283,7 @@ export class Datapath {
     if (toTun > 0) writeTun(this.o.io, this.tunWrite, this.tunWriteLengths, n, toTun, this.i32, this.stats);
     if (relays > 0) {
       const r = this.o.regions;
-      this.sealAndSend(this.relay, relays, this.relaySlot, this.relayLengths, r.relayAddrs, r.relayLocals, this.relaySend, n, now, STAT.relayed);
+      this.sender.sealAndSend(this.relay, relays, this.relaySlot, this.relayLengths, r.relayAddrs, r.relayLocals, this.relaySend, n, now, STAT.relayed);
     }
   }
 
@@ -327,67 +305,7 @@ export class Datapath {
       tx.peers[k] = peer;
       this.txSlot[k++] = i;
     }
-    if (k > 0) this.sealAndSend(tx, k, this.txSlot, lengths, this.o.regions.txAddrs, this.o.regions.txLocals, this.send, n, now, STAT.sent);
+    if (k > 0) this.sender.sealAndSend(tx, k, this.txSlot, lengths, this.o.regions.txAddrs, this.o.regions.txLocals, this.send, n, now, STAT.sent);
     else lengths.fill(0, 0, n);
-  }
-
-  /**
-   * Seals `k` compacted packets of `b` for their peers, then sends them with one sendmmsg
-   * from their slots (`slot[j]`), with holes (length 0) for everything else among `n`:
-   * each to its peer's endpoint (at `addrs`), from its peer's local address (at `locals`).
-   */
-  private sealAndSend(
-    b: TransportBatch, k: number, slot: Int32Array, sendLengths: Uint32Array, addrs: number, locals: number,
-    cb: BatchControl, n: number, now: number, stat: number,
-  ): void {
-    const o = this.o;
-    b.count = k;
-    this.plainLength.set(b.lengths.subarray(0, k));
-    const m = prepareSeal(o.tables, b, now);
-    if (m > 0) {
-      o.aead.sealBatch(b.descPtr, m);
-      this.count(STAT.aeadCalls);
-    }
-    sendLengths.fill(0, 0, n);
-    let ready = 0;
-    let noSession = 0;
-    for (let j = 0; j < k; j++) {
-      const wire = b.lengths[j];
-      if (wire === 0) {
-        if (!this.staging.add(b.data[j], this.plainLength[j], b.peers[j], peerGeneration(o.tables, b.peers[j]))) this.count(STAT.droppedNoSession);
-        noSession++;
-        continue;
-      }
-      const i = slot[j];
-      if (!copyEndpoint(o.tables, b.peers[j], addrs + i * ENDPOINT_BYTES, locals + i * LOCAL_BYTES)) {
-        this.count(STAT.droppedNoEndpoint);
-        continue;
-      }
-      sendLengths[i] = wire;
-      ready++;
-    }
-    if (noSession > 0) {
-      this.count(STAT.staged, noSession);
-      o.signal();
-    }
-    if (ready === 0) return;
-    cb.count = n;
-    cb.flags = this.sendFlags;
-    if (this.plainSends > 0) {
-      this.plainSends--;
-      cb.flags = 0;
-    }
-    const sent = this.o.io.udpSend(cb);
-    this.count(STAT.ioCalls);
-    if (sent < ready) this.count(STAT.sendErrors, ready - Math.max(sent, 0));
-    this.count(stat, Math.max(sent, 0));
-    if (cb.gsoFallbacks > 0) {
-      this.count(STAT.gsoFallbacks, cb.gsoFallbacks);
-      this.plainSends = GSO_PAUSE_BATCHES;
-    }
-    if (cb.fallbacks > 0) {
-      this.count(STAT.sourceFallbacks, cb.fallbacks);
-      forgetRefusedSources(this.u8, o.tables, b, k, slot, sendLengths, locals);
-    }
   }
 }

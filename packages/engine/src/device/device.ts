@@ -4,50 +4,40 @@
  * Pure: no I/O, no setTimeout. The data plane feeds it handshake datagrams and calls
  * {@link Device.tick} at {@link Device.nextDeadline} (and at least every POLL_INTERVAL, so
  * events the workers record in the shared tables are seen); it returns actions to carry
- * out (datagrams to send, sessions installed, failures). The work itself is done by
- * session.ts, handshake.ts and poll.ts on the state record of state.ts.
+ * out (datagrams to send, sessions installed, failures). The work itself is done on the
+ * state record of state.ts by identity.ts (our key), peer-config.ts (peers added and
+ * removed), handshake.ts, session.ts, tick.ts with poll.ts (timers and the workers'
+ * counters) and stats.ts.
  * @module
  */
 import { HEAP_BASE, instantiateAead, SCRATCH_BYTES } from "../protocol/aead.js";
 import { systemClock, type Clock } from "../protocol/clock.js";
-import { REJECT_AFTER_TIME, TRANSPORT_HEADER_SIZE } from "../protocol/constants.js";
-import { CookieChecker } from "../protocol/cookie.js";
-import { publicKeyOf, zeroKeys } from "../protocol/dh.js";
-import { ConfigError, HandshakeError, type HandshakeErrorCode, LayoutError, REDACTED } from "../protocol/errors.js";
+import { TRANSPORT_HEADER_SIZE } from "../protocol/constants.js";
+import { HandshakeError, type HandshakeErrorCode, LayoutError } from "../protocol/errors.js";
 import { IndexTable } from "../protocol/index-table.js";
-import { keysEqual } from "../protocol/keys.js";
-import { precomputeStaticStatic } from "../protocol/noise.js";
 import { LoadDetector, RateLimiter } from "../protocol/ratelimiter.js";
 import { AllowedIps } from "../tables/allowed-ips.js";
 import type { EndpointRecord } from "../tables/endpoint.js";
-import { KP_EXPIRED, keypairCreatedAt, keypairFlags } from "../tables/keypair-slot.js";
 import { KeypairStore } from "../tables/keypair-store.js";
-import { claimPeer, endpointSequence, releasePeer, requestHandshake, transferred } from "../tables/peer-slot.js";
+import { requestHandshake } from "../tables/peer-slot.js";
 import { lookupIndex } from "../tables/receiver-index.js";
-import { publishCookieKeys, publishCookieSecret } from "../tables/cookie-record.js";
 import { SharedTables, sharedTablesSize, type TableCapacity } from "../tables/shared-tables.js";
 import { createTransportBatch } from "../transport/batch.js";
 import type { DeviceAction } from "./actions.js";
 import { handleHandshake } from "./handshake.js";
+import { closeDevice, refreshCookieSecret, setPrivateKey } from "./identity.js";
 import { noteHandshakes, RING_LOAD_FRACTION } from "./load.js";
-import { Peer, type PeerChange } from "./peer.js";
-import { pollPeer, pollEndpoint } from "./poll.js";
-import { DEVICE_PACKET_BYTES, dropInitiation, encodeTransport, resetSessions, sendInitiation, sendKeepalive, setEndpoint } from "./session.js";
+import type { Peer, PeerChange } from "./peer.js";
+import { addPeer, holdChanges, newPeerSlots, type PeerSlots, removePeer } from "./peer-config.js";
+import { DEVICE_PACKET_BYTES, encodeTransport, sendInitiation } from "./session.js";
 import { type DeviceState, keyId } from "./state.js";
+import { handshakeCounts, peerStats, type PeerStats } from "./stats.js";
+import { nextDeadline, tick, type TickCursor } from "./tick.js";
 
 export type { DeviceAction } from "./actions.js";
+export type { PeerStats } from "./stats.js";
+export { POLL_INTERVAL, TICK_INITIATIONS } from "./tick.js";
 
-const isInitiation = (a: DeviceAction) => a.type === "send" && a.message === "initiation";
-
-/** The data plane should tick at least this often (ms) so worker events drive timers promptly. */
-export const POLL_INTERVAL = 250;
-/**
- * Handshakes a {@link Device.tick} starts at most (each costs X25519 operations): with
- * thousands of peers due at once (10,000 with persistent keepalives after `wg setconf`),
- * the rest wait for the next ticks, taken in turn, and {@link Device.nextDeadline} says
- * "now" until they are done, so the event loop runs between.
- */
-export const TICK_INITIATIONS = 32;
 /** Default handshake messages per second above which cookies are demanded. */
 export const DEFAULT_LOAD_THRESHOLD = 100;
 
@@ -70,19 +60,6 @@ export interface DeviceOptions {
   jitter?: () => number;
 }
 
-/** Per-peer figures for `show`. */
-export interface PeerStats {
-  slot: number;
-  publicKey: Uint8Array;
-  endpoint: EndpointRecord | null;
-  allowedIps: string[];
-  /** Wall-clock ms of the latest handshake, 0 = never. */
-  lastHandshake: number;
-  rxBytes: number;
-  txBytes: number;
-  persistentKeepalive: number;
-}
-
 function defaultCapacity(): TableCapacity {
   return { peers: 64, keypairs: 64 * 3 + 16 };
 }
@@ -95,11 +72,8 @@ export function deviceRegionSize(capacity: TableCapacity = defaultCapacity()): n
 /** One WireGuard interface's control plane. */
 export class Device {
   private readonly s: DeviceState;
-  private readonly freePeerSlots: number[] = [];
-  /** The peer whose timers the next tick runs first: where the last one ran out of initiations; -1: none. */
-  private resumeAt = -1;
-  /** Slots of peers removed while changes are held: not given to another peer before the release. */
-  private heldSlots: number[] | null = null;
+  private readonly slots: PeerSlots;
+  private readonly cursor: TickCursor = { resumeAt: -1 };
 
   constructor(opts: DeviceOptions) {
     const capacity = opts.capacity ?? defaultCapacity();
@@ -127,7 +101,7 @@ export class Device {
       aead: instantiateAead(opts.memory, scratch + 64 + TRANSPORT_HEADER_SIZE + DEVICE_PACKET_BYTES + 64),
       jitter: opts.jitter,
     };
-    for (let p = capacity.peers - 1; p >= 0; p--) this.freePeerSlots.push(p);
+    this.slots = newPeerSlots(capacity.peers);
     if (opts.privateKey) this.setPrivateKey(opts.privateKey);
   }
 
@@ -161,20 +135,7 @@ export class Device {
    * same key again changes nothing (`wg syncconf` sends it every time).
    */
   setPrivateKey(privateKey: Uint8Array): void {
-    const s = this.s;
-    if (privateKey.length !== 32) throw new ConfigError("private_key", REDACTED, "must be 32 bytes");
-    if (s.identity && keysEqual(s.identity.privateKey, privateKey)) return;
-    if (s.identity) zeroKeys(s.identity.privateKey);
-    s.identity = { privateKey: privateKey.slice(), publicKey: publicKeyOf(privateKey) };
-    s.checker = new CookieChecker(s.identity.publicKey);
-    // The workers check MAC1 with our new key from now on, and cookies under a new secret.
-    publishCookieKeys(s.tables, s.checker.keys);
-    const now = s.clock.now();
-    this.refreshCookieSecret(now);
-    for (const peer of s.peersBySlot.values()) {
-      peer.secrets.staticStatic = precomputeStaticStatic(s.identity, peer.publicKey);
-      resetSessions(s, peer, now);
-    }
+    setPrivateKey(this.s, privateKey);
   }
 
   /**
@@ -183,64 +144,17 @@ export class Device {
    * The device must not be used afterwards.
    */
   close(): void {
-    const s = this.s;
-    const now = s.clock.now();
-    for (const peer of s.peersBySlot.values()) {
-      resetSessions(s, peer, now);
-      peer.timers.stopAll();
-      peer.secrets.presharedKey.fill(0);
-      peer.secrets.staticStatic.fill(0);
-    }
-    s.keypairs.collectAll();
-    if (s.identity) zeroKeys(s.identity.privateKey);
-    s.identity = null;
-    s.checker = null;
-    publishCookieKeys(s.tables, null);
+    closeDevice(this.s);
   }
 
   /** Add a peer, or change the one with this public key. Returns its slot number. */
   addPeer(change: PeerChange): number {
-    const s = this.s;
-    if (change.publicKey.length !== 32) throw new ConfigError("public_key", `${change.publicKey.length} bytes`, "must be 32 bytes");
-    if (change.presharedKey && change.presharedKey.length !== 32) throw new ConfigError("preshared_key", REDACTED, "must be 32 bytes");
-    let peer = s.peersByKey.get(keyId(change.publicKey));
-    if (!peer) {
-      const slot = this.freePeerSlots.pop();
-      if (slot === undefined) throw new LayoutError(this.heldSlots?.length ? "no free peer slot until the change under way is complete" : "no free peer slot");
-      const pk = change.publicKey.slice();
-      const ss = s.identity ? precomputeStaticStatic(s.identity, pk) : new Uint8Array(32);
-      peer = new Peer(slot, { remoteStatic: pk, presharedKey: new Uint8Array(32), staticStatic: ss }, null, 0, s.jitter);
-      // Its keypairs were retired when the previous peer was removed: zeroed, it holds none.
-      claimPeer(s.tables, slot);
-      s.peersBySlot.set(slot, peer);
-      s.peersByKey.set(keyId(pk), peer);
-    }
-    if (change.presharedKey) peer.secrets.presharedKey = change.presharedKey.slice();
-    if (change.endpoint) setEndpoint(s, peer, change.endpoint);
-    if (change.persistentKeepalive !== undefined) {
-      peer.timers.persistentInterval = change.persistentKeepalive * 1000;
-      // Turning it on sends one at once (which may start the handshake); off disarms it.
-      peer.timers.persistentAt = change.persistentKeepalive > 0 ? s.clock.now() : Infinity;
-    }
-    if (change.allowedIps) {
-      s.allowedIps.removePeer(peer.slot);
-      for (const p of change.allowedIps) s.allowedIps.insert(p, peer.slot);
-    }
-    return peer.slot;
+    return addPeer(this.s, this.slots, change);
   }
 
   /** Remove a peer: its sessions are retired, its allowed IPs dropped, its slot freed. */
   removePeer(publicKey: Uint8Array): void {
-    const s = this.s;
-    const peer = s.peersByKey.get(keyId(publicKey));
-    if (!peer) return;
-    resetSessions(s, peer, s.clock.now());
-    peer.timers.stopAll();
-    s.allowedIps.removePeer(peer.slot);
-    releasePeer(s.tables, peer.slot);
-    s.peersByKey.delete(keyId(publicKey));
-    s.peersBySlot.delete(peer.slot);
-    (this.heldSlots ?? this.freePeerSlots).push(peer.slot);
+    removePeer(this.s, this.slots, publicKey);
   }
 
   /**
@@ -251,12 +165,7 @@ export class Device {
    * snapshot has the whole change, and the slots are free again.
    */
   holdChanges(on: boolean): void {
-    this.s.allowedIps.hold(on);
-    if (on) this.heldSlots ??= [];
-    else if (this.heldSlots) {
-      this.freePeerSlots.push(...this.heldSlots);
-      this.heldSlots = null;
-    }
+    holdChanges(this.s, this.slots, on);
   }
 
   /** The slot of the peer with this public key, or -1. */
@@ -285,7 +194,7 @@ export class Device {
    */
   handleHandshakeMessage(bytes: Uint8Array, endpoint: EndpointRecord, now: number): DeviceAction[] {
     const counts = this.s.counts;
-    this.refreshCookieSecret(now);
+    refreshCookieSecret(this.s, now);
     try {
       const actions = handleHandshake(this.s, bytes, endpoint, now);
       if (actions.length === 1 && actions[0].type === "send" && actions[0].message === "cookie-reply") counts.cookieReplies++;
@@ -315,16 +224,7 @@ export class Device {
 
   /** Handshake messages the control plane rejected, by reason, and the cookie replies it sent (the workers count their own). */
   handshakeCounts(): { rejected: Partial<Record<HandshakeErrorCode, number>>; cookieReplies: number } {
-    const { rejected, cookieReplies } = this.s.counts;
-    return { rejected: Object.fromEntries(rejected), cookieReplies };
-  }
-
-  /** The owner of the cookie secret redraws it every COOKIE_REFRESH_TIME, and the workers follow. */
-  private refreshCookieSecret(now: number): void {
-    const secret = this.s.checker?.refresh(now);
-    if (!secret) return;
-    publishCookieSecret(this.s.tables, secret);
-    secret.fill(0);
+    return handshakeCounts(this.s);
   }
 
   /** Start a handshake with a peer now (e.g. `taltun up` in client mode). */
@@ -352,99 +252,16 @@ export class Device {
    * are started; the peers whose timers were not run then go first next time.
    */
   tick(now: number): DeviceAction[] {
-    const s = this.s;
-    const actions: DeviceAction[] = [];
-    s.keypairs.collect(now);
-    this.refreshCookieSecret(now);
-    noteHandshakes(s, now, 0);
-    let budget = TICK_INITIATIONS;
-    let next = -1;
-    const run = (peer: Peer) => {
-      if (budget <= 0) {
-        if (next < 0) next = peer.slot;
-        return;
-      }
-      const before = actions.length;
-      this.runTimers(peer, now, actions);
-      for (let i = before; i < actions.length; i++) if (isInitiation(actions[i])) budget--;
-    };
-    // Every peer is polled; timers run from where the last tick stopped, round the list.
-    let started = this.resumeAt < 0 || !s.peersBySlot.has(this.resumeAt);
-    for (const peer of s.peersBySlot.values()) {
-      const before = actions.length;
-      pollPeer(s, peer, now, actions, budget > 0);
-      for (let i = before; i < actions.length; i++) if (isInitiation(actions[i])) budget--;
-      if (peer.slot === this.resumeAt) started = true;
-      if (started) run(peer);
-    }
-    if (this.resumeAt >= 0 && s.peersBySlot.has(this.resumeAt)) {
-      for (const peer of s.peersBySlot.values()) {
-        if (peer.slot === this.resumeAt) break;
-        run(peer);
-      }
-    }
-    this.resumeAt = next;
-    return actions;
-  }
-
-  private runTimers(peer: Peer, now: number, actions: DeviceAction[]): void {
-    const s = this.s;
-    for (const kind of peer.timers.due(now)) {
-      switch (kind) {
-        case "retransmit":
-          actions.push(...sendInitiation(s, peer, now, true));
-          break;
-        case "give-up":
-          dropInitiation(s, peer);
-          actions.push({ type: "handshake-failed", peer: peer.slot });
-          break;
-        case "new-handshake":
-          actions.push(...sendInitiation(s, peer, now, false));
-          break;
-        case "keepalive":
-        case "persistent-keepalive":
-          actions.push(...sendKeepalive(s, peer, now));
-          break;
-        case "zero-keys":
-          resetSessions(s, peer, now);
-          s.keypairs.collectAll();
-          actions.push({ type: "keys-zeroed", peer: peer.slot });
-          break;
-      }
-    }
-    for (const slot of peer.ownedSlots) {
-      if (now - keypairCreatedAt(s.tables, slot) >= REJECT_AFTER_TIME) s.keypairs.expire(slot);
-    }
+    return tick(this.s, this.cursor, now);
   }
 
   /** The earliest time tick() has work to do (timers only; poll at least every POLL_INTERVAL); -Infinity while a tick left timers to run. */
   nextDeadline(): number {
-    if (this.resumeAt >= 0 && this.s.peersBySlot.has(this.resumeAt)) return -Infinity;
-    let at = Infinity;
-    for (const peer of this.s.peersBySlot.values()) {
-      at = Math.min(at, peer.timers.nextDeadline());
-      for (const slot of peer.ownedSlots) {
-        if ((keypairFlags(this.s.tables, slot) & KP_EXPIRED) === 0) at = Math.min(at, keypairCreatedAt(this.s.tables, slot) + REJECT_AFTER_TIME);
-      }
-    }
-    return at;
+    return nextDeadline(this.s, this.cursor);
   }
 
   /** Figures of every peer, for `show` and the UAPI. */
   peerStats(): PeerStats[] {
-    const s = this.s;
-    return [...s.peersBySlot.values()].map((p) => {
-      // Workers move endpoints between ticks: report where the peer is now.
-      if (endpointSequence(s.tables, p.slot) !== p.polled.endpointSeq) pollEndpoint(s, p);
-      return {
-        slot: p.slot,
-        publicKey: p.publicKey,
-        endpoint: p.endpoint,
-        allowedIps: s.allowedIps.prefixesOf(p.slot),
-        lastHandshake: p.lastHandshakeWall,
-        ...transferred(s.tables, p.slot),
-        persistentKeepalive: p.timers.persistentInterval / 1000,
-      };
-    });
+    return peerStats(this.s);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The control plane's state as one plain record, which the session functions, the
- * handshake receiver and the poller work on, and the {@link Device} facade owns: nothing
- * here reaches back into the facade.
+ * handshake receiver, the poller, the ticker and the key, peer and stats helpers work on,
+ * and the {@link Device} facade owns: nothing here reaches back into the facade.
  * @module
  */
 import type { AeadBatch } from "../protocol/aead.js";

@@ -22,7 +22,7 @@ import { MAX_PEERS } from "../tables/shared-tables.js";
 import { uapiListen, type UapiServer } from "../uapi/uapi.js";
 import { launch, type LaunchedParts, type LaunchPlan } from "./launch.js";
 import { flatHandshakeTotals, handshakeTotals } from "./handshake-counts.js";
-import { serveMetrics, type ServedMetrics } from "./metrics.js";
+import { serveMetrics, type ServedMetrics } from "./serve-metrics.js";
 import { diffConfig } from "./reconfigure.js";
 import { resolveEndpoint } from "./resolve.js";
 import { uapiDevice } from "./uapi-device.js";

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { STAT_NAMES, type StatName } from "../dataplane/stats.js";
 import { createLogger } from "../log/log.js";
 import type { ControlPlaneCounts } from "./handshake-counts.js";
-import { DROP_REASONS, InterfaceMetrics, type MetricsPeer, MetricsServer, type MetricsSource } from "./metrics.js";
+import { DROP_REASONS, InterfaceMetrics, type MetricsPeer, type MetricsSource } from "./metrics.js";
+import { MetricsServer } from "./metrics-server.js";
 
 const KEY_A = "A".repeat(43) + "=";
 const KEY_B = "B".repeat(43) + "=";

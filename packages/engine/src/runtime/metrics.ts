@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of a running interface (`metrics_addr`, `taltun up --metrics-addr`,
- * `TALTUN_METRICS_ADDR` of `taltun-wg`), built with prom-client and served on HTTP at
- * `GET /metrics`.
+ * `TALTUN_METRICS_ADDR` of `taltun-wg`), built with prom-client; metrics-server.ts serves
+ * them on HTTP at `GET /metrics`, serve-metrics.ts wires them to a launched interface.
  *
  * Every value is read when a scrape asks for it, in prom-client's `collect()` callbacks:
  * the data-plane counters are Atomics in the shared memory, so a scrape loads them on the
@@ -16,18 +16,10 @@
  * million packets a second, every 71 minutes). Byte counters are 64-bit already.
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { isLoopback, type TaltunConfig } from "../config/config.js";
-import { STAT_NAMES, type StatName, sumStats } from "../dataplane/stats.js";
+import { STAT_NAMES, type StatName } from "../dataplane/stats.js";
 import type { DeviceAction } from "../device/device.js";
-import type { Logger } from "../log/log.js";
 import { type ControlPlaneCounts, handshakeTotals } from "./handshake-counts.js";
-import { formatHostPort, type HostPort } from "../protocol/address.js";
-import { encodeKey } from "../protocol/keys.js";
-import { formatEndpoint } from "../tables/endpoint.js";
-import { type PeerCounters, peerGeneration, readCounters } from "../tables/peer-slot.js";
-import type { LaunchedParts } from "./launch.js";
 
 /** One peer as the metrics see it. */
 export interface MetricsPeer {
@@ -119,7 +111,7 @@ type Fill = (put: (labels: Record<string, string>, value: number) => void, s: Sa
 
 /**
  * The metrics of one interface in a registry of their own (two interfaces in one process
- * do not mix). Serve them with {@link MetricsServer}, or read them with {@link scrape}.
+ * do not mix). Serve them with MetricsServer (metrics-server.ts), or read them with {@link scrape}.
  */
 export class InterfaceMetrics {
   readonly registry = new Registry();
@@ -279,142 +271,4 @@ export class InterfaceMetrics {
 
 function bump(map: Map<string, number>, key: string | undefined): void {
   if (key !== undefined) map.set(key, (map.get(key) ?? 0) + 1);
-}
-
-/** Options of {@link MetricsServer.listen}; the defaults suit a Prometheus scraper. */
-export interface MetricsServerOptions {
-  /** The longest a request may take to arrive, and a connection may stay idle; default 5 s. */
-  readonly requestTimeoutMs?: number;
-  /** The largest request line and headers, bytes; default 8 KiB. */
-  readonly maxHeaderBytes?: number;
-  /** Connections served at once; default 16. */
-  readonly maxConnections?: number;
-}
-
-/**
- * The HTTP endpoint: `GET /metrics` only (405 for another method, 404 for another path,
- * 413 for a request with a body), with bounded request size, time and connections.
- */
-export class MetricsServer {
-  private constructor(
-    private readonly server: Server,
-    /** Where it listens (the port the kernel chose, if asked for 0). */
-    readonly address: HostPort,
-  ) {}
-
-  static async listen(address: HostPort, metrics: InterfaceMetrics, logger: Logger, options: MetricsServerOptions = {}): Promise<MetricsServer> {
-    const timeout = options.requestTimeoutMs ?? 5000;
-    const server = createServer(
-      {
-        maxHeaderSize: options.maxHeaderBytes ?? 8192,
-        requestTimeout: timeout,
-        headersTimeout: timeout,
-        keepAliveTimeout: timeout,
-        // How often the two timeouts above are enforced (Node's default is 30 s).
-        connectionsCheckingInterval: Math.min(1000, timeout),
-      },
-      (req, res) => answer(req, res, metrics, logger),
-    );
-    server.maxConnections = options.maxConnections ?? 16;
-    server.maxRequestsPerSocket = 100;
-    server.setTimeout(timeout); // idle sockets are destroyed
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (e: NodeJS.ErrnoException) =>
-        reject(new Error(`cannot serve metrics on ${formatHostPort(address)}: ${e.code === "EADDRINUSE" ? "the address is in use" : e.code === "EADDRNOTAVAIL" ? "no interface has this address" : e.message}`)),
-      );
-      server.listen({ host: address.host, port: address.port, exclusive: true }, () => resolve());
-    });
-    server.on("error", (e) => logger.warn("metrics server error", { error: e.message }));
-    server.on("clientError", (_e, socket) => socket.destroy());
-    const bound = server.address();
-    const actual = { host: address.host, port: typeof bound === "object" && bound ? bound.port : address.port };
-    if (isLoopback(actual.host)) logger.info("metrics served", { url: `http://${formatHostPort(actual)}/metrics` });
-    else logger.warn("metrics served beyond loopback: whoever reaches this address reads peer keys, names and endpoints", { url: `http://${formatHostPort(actual)}/metrics` });
-    return new MetricsServer(server, actual);
-  }
-
-  /** Stops listening and ends every open connection. */
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-  }
-}
-
-function answer(req: IncomingMessage, res: ServerResponse, metrics: InterfaceMetrics, logger: Logger): void {
-  const path = (req.url ?? "").split("?")[0];
-  const plain = (status: number, text: string, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff", ...headers });
-    res.end(text);
-  };
-  if (path !== "/metrics") return plain(404, "not found: the metrics are at GET /metrics\n", { Connection: "close" });
-  if (req.method !== "GET") return plain(405, "method not allowed: GET /metrics only\n", { Allow: "GET", Connection: "close" });
-  const length = req.headers["content-length"];
-  if (req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")) {
-    return plain(413, "a metrics request has no body\n", { Connection: "close" });
-  }
-  metrics.scrape().then(
-    (text) => {
-      res.writeHead(200, { "Content-Type": metrics.registry.contentType, "Cache-Control": "no-store" });
-      res.end(text);
-    },
-    (e: Error) => {
-      logger.warn("metrics scrape failed", { error: e.message });
-      plain(500, "the metrics could not be read\n");
-    },
-  );
-}
-
-/** Reads a launched interface's peers and workers for {@link InterfaceMetrics}. */
-export function launchedSource(p: LaunchedParts, config: () => TaltunConfig | null): MetricsSource {
-  const { device } = p;
-  const counters: PeerCounters = { txPackets: 0, txData: 0, rxPackets: 0, rxData: 0, promotions: 0, endpointSeq: 0 };
-  return {
-    interfaceName: p.tun.name,
-    publicKey: () => (device.publicKey ? encodeKey(device.publicKey) : null),
-    listenPort: () => p.sockets.port,
-    peers: () => {
-      const names = new Map<string, string>();
-      for (const c of config()?.peers ?? []) if (c.name) names.set(encodeKey(c.publicKey), c.name);
-      return device.peerStats().map((s) => {
-        readCounters(device.tables, s.slot, counters);
-        const key = encodeKey(s.publicKey);
-        return {
-          publicKey: key, name: names.get(key) ?? null, endpoint: s.endpoint ? formatEndpoint(s.endpoint) : null,
-          lastHandshakeMs: s.lastHandshake, rxBytes: s.rxBytes, txBytes: s.txBytes,
-          rxPackets: counters.rxPackets, txPackets: counters.txPackets,
-          epoch: `${s.slot}:${peerGeneration(device.tables, s.slot)}`,
-        };
-      });
-    },
-    workers: () => p.regions.map((r) => sumStats(p.buffer, [r.stats])),
-    peerKey: (slot) => {
-      const peer = device.peerBySlot(slot);
-      return peer ? encodeKey(peer.publicKey) : undefined;
-    },
-    handshakeCounts: () => device.handshakeCounts(),
-    underLoad: () => device.underLoad(device.clock.now()),
-  };
-}
-
-/** The metrics of a launched interface, served on `address`; observe the control loop's actions through it. */
-export interface ServedMetrics {
-  readonly address: HostPort;
-  observe(actions: readonly DeviceAction[]): void;
-  close(): Promise<void>;
-}
-
-/** Starts {@link InterfaceMetrics} of `p` and serves them on `address`. */
-export async function serveMetrics(p: LaunchedParts, address: HostPort, config: () => TaltunConfig | null, logger: Logger): Promise<ServedMetrics> {
-  const metrics = new InterfaceMetrics(launchedSource(p, config));
-  const server = await MetricsServer.listen(address, metrics, logger);
-  return {
-    address: server.address,
-    observe: (actions) => metrics.observe(actions),
-    close: async () => {
-      await server.close();
-      metrics.registry.clear();
-    },
-  };
 }

@@ -11,10 +11,11 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../log/log.js";
 import { type DeviceSnapshot, type UapiDevice, UapiError, parseGet } from "./protocol.js";
-import { admit, serveConnection, type ServerState, UAPI_LIMITS, type UapiLimits } from "./connection.js";
+import { serveConnection } from "./connection.js";
+import { admit, type ServerState, UAPI_LIMITS, type UapiLimits } from "./server-state.js";
 
 export * from "./protocol.js";
-export { UAPI_LIMITS, type UapiLimits } from "./connection.js";
+export { UAPI_LIMITS, type UapiLimits } from "./server-state.js";
 
 /** Where `wg` looks for userspace interfaces. */
 export const UAPI_DIR = "/var/run/wireguard";
