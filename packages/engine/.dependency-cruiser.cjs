@@ -1,6 +1,6 @@
 // The engine's layers, lowest first. A layer may import itself and the layers below it,
 // never one above: protocol < tables < transport < device < dataplane < config < log <
-// uapi < runtime < the package entry points. `pnpm --filter @taltun/engine run deps` checks it.
+// uapi < runtime < the package entry points. `pnpm --filter @taltun/engine run lint` checks it.
 const layers = ["protocol", "tables", "transport", "device", "dataplane", "config", "log", "uapi", "runtime"];
 const above = (layer) => layers.slice(layers.indexOf(layer) + 1);
 // The pure core: no I/O, no threads, no logger; usable without the data plane.

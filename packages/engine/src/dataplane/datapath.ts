@@ -19,7 +19,7 @@
  * local address of its latest authentic packet beside its endpoint (finishOpen), and every
  * packet sent to a peer carries that address as its source (copyEndpoint), so replies leave
  * from the address the peer reached us at. When the host loses that address, io-shim sends
- * from the kernel's choice instead and says so; the peer then forgets it (forgetLocal).
+ * from the kernel's choice instead and says so; the peer then forgets it (refused-sources.ts).
  */
 import { type BatchControl, SEND_COALESCE } from "@taltun/io-shim";
 import type { AeadInstance } from "@taltun/wasm-crypto";

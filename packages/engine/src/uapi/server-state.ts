@@ -27,6 +27,7 @@ export interface UapiLimits {
   readonly maxConnections: number;
 }
 
+/** The limits every UAPI server keeps unless its caller gives others (tests use smaller ones). */
 export const UAPI_LIMITS: UapiLimits = { maxLineBytes: 4096, setChunkLines: 2048, setChunkPeers: 128, writeStallMs: 30_000, setIdleMs: 10_000, maxConnections: 32 };
 
 /** What every connection of one server shares. */
