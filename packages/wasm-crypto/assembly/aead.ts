@@ -34,10 +34,10 @@ function start(scratch: usize, key: usize, n0: u32, n1: u32, n2: u32, aad: usize
 }
 
 // XORs data[192..len) with keystream from block 4 on; MACs ciphertext from `pp` as it goes
-// (in place, the MAC only reads what is already ciphertext) when mac is true.
-// Returns where the MAC stopped.
-function xorTail(scratch: usize, data: usize, len: u32, pp: usize, mac: bool): usize {
-  const st = scratch + S_STATE, ps = scratch + S_POLY, pt = scratch + S_POLYTAB, ks = scratch + S_KS;
+// into the Poly1305 state at `ps` (coefficients `pt`; in place, the MAC only reads what is
+// already ciphertext) when mac is true. Returns where the MAC stopped.
+export function xorTail(scratch: usize, ps: usize, pt: usize, data: usize, len: u32, pp: usize, mac: bool): usize {
+  const st = scratch + S_STATE, ks = scratch + S_KS;
   const pend = mac ? data + (len & ~15) : 0;
   const groups = (len - 192) >>> 8;
   pp = chachaPolyXor(st, ps, pt, 4, data + 192, groups, pp, pend);
@@ -58,7 +58,7 @@ export function sealFast(
   const ps = scratch + S_POLY, pad = scratch + S_PAD;
   xorBytes(data, scratch + S_KS + 64, min<u32>(len, 192));
   let pp = data;
-  if (len > 192) pp = xorTail(scratch, data, len, pp, true);
+  if (len > 192) pp = xorTail(scratch, ps, scratch + S_POLYTAB, data, len, pp, true);
   polyPadded(ps, pp, <u32>(data + len - pp), pad);
   polyFinish(ps, aadLen, len, pad, data + len);
 }
@@ -87,7 +87,7 @@ export function openFast(
   polyFinish(ps, aadLen, len, pad, scratch + S_TAG);
   if (!tagEqual(scratch + S_TAG, data + len)) return 0;
   xorBytes(data, ks + 64, 192);
-  xorTail(scratch, data, len, 0, false);
+  xorTail(scratch, ps, scratch + S_POLYTAB, data, len, 0, false);
   return 1;
 }
 

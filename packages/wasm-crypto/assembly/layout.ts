@@ -34,6 +34,13 @@ export const S_KS: u32 = 384;
 export const KS_GROUP: u32 = 256;
 /** Largest sealed payload (bytes) whose keystream fits S_KS (one pass open); larger ones take two passes. */
 export const KS_MAX_DATA: u32 = 4096;
+/**
+ * A second Poly1305 state and coefficient table after keystream group 0, for sealBatch's
+ * chain (seal_chain.ts): the packet sealed last finishes its MAC here while the next one
+ * starts in S_POLY. Only seals use it, and a seal writes no keystream past group 0.
+ */
+export const S_POLY_B: u32 = S_KS + KS_GROUP;
+export const S_POLYTAB_B: u32 = S_POLY_B + 64;
 // S_POLYTAB + 144 = 352 <= S_KS. S_KS holds the poly key block + data keystream rounded up to
 // 4 blocks: 64 + 4096 + 192 = 4352 bytes; S_KS + 4352 = 4736 <= SCRATCH_BYTES.
 

@@ -8,7 +8,7 @@
 // Entry points for one message wipe after it; batch entry points wipe once, after the batch,
 // as far as the largest keystream any packet of the batch wrote.
 
-import { S_KS, KS_GROUP, KS_MAX_DATA } from "./layout";
+import { S_KS, KS_GROUP, KS_MAX_DATA, S_POLYTAB_B } from "./layout";
 
 /** Zeroes scratch[0, S_KS + ksBytes): every secret a call leaves, given the S_KS bytes it wrote. */
 // @ts-ignore: decorator
@@ -18,6 +18,9 @@ import { S_KS, KS_GROUP, KS_MAX_DATA } from "./layout";
 
 /** Bytes of S_KS that sealing any message writes: group 0, and the last partial group over it. */
 export const SEAL_KS_BYTES: u32 = KS_GROUP;
+
+/** Bytes of S_KS a sealBatch without quads writes: SEAL_KS_BYTES and the chain's second Poly1305 area. */
+export const SEAL_CHAIN_KS_BYTES: u32 = S_POLYTAB_B + 144 - S_KS;
 
 /** Bytes of S_KS the reference path and HChaCha20 write: one block. */
 export const BLOCK_KS_BYTES: u32 = 64;
