@@ -196,6 +196,16 @@ describe("scratch is wiped", () => {
     aead.sealBatch(DESC, n + 1);
     expect(descriptorOk(i32, DESC, n)).toBe(false);
     clean("sealBatch", secrets);
+    // Two packets, too few for a quad: the chain's second Poly1305 area is wiped as well.
+    const chain = DESC + (n + 4) * DESC_SIZE;
+    [1420, 100].forEach((len, i) => {
+      const nonce = new Uint8Array(12);
+      new DataView(nonce.buffer).setUint32(4, 7 + i, true);
+      secrets.push(...secretsOf(keys[i], nonce, len, `chain ${i}`));
+      writeDescriptor(i32, chain, i, KEY + 32 * i, 7 + i, 0, DATA + (n + i) * SLOT, len);
+    });
+    aead.sealBatch(chain, 2);
+    clean("sealBatch of two", secrets);
     for (let i = 0; i < n; i++) {
       expect(descriptorOk(i32, DESC, i)).toBe(true);
       writeDescriptor(i32, DESC, i, KEY + 32 * (i & 1), 1000 + i, 0, DATA + i * SLOT, LENGTHS[i] + 16);
