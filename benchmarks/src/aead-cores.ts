@@ -1,11 +1,17 @@
 // The AEAD target of issue 11, measured the way it is stated: one core, wasm-crypto's batch
-// seal and open of 1420-byte packets against `openssl speed` restricted to 128-bit SIMD, on
-// the same core, alternated, in one run.
+// seal and open of 1420-byte packets against `openssl speed` restricted to 128-bit SIMD at
+// the same size, on the same core, alternated, in one run, wall-clock time for both.
 //
-// Why pin: the cores of a shared VM are not alike. On the 2-vCPU EPYC this was built on, the
-// wasm batch ran 25% slower on vCPU 1 than on vCPU 0 while OpenSSL ran within 3% on both
-// (2026-11-30), so an unpinned run compared numbers from different cores and its ratio
-// swung between 0.65 and 0.85 from one process to the next.
+// Why pin: the cores of a shared VM are not alike, and not alike for long. On the 2-vCPU
+// EPYC this was built on (2026-11-30), the wasm batch ran 25% slower on vCPU 1 than on vCPU
+// 0 for an hour, then on vCPU 0 instead, while OpenSSL ran within 4% on both throughout
+// (contention on the host hits code at wasm-crypto's instructions per cycle harder), so an
+// unpinned run compared figures from different cores and its ratio swung from 0.65 to 0.85
+// between processes.
+//
+// Why 1420 bytes for OpenSSL too: its 4-block SSSE3 loop takes 1280 of them and the last 140
+// go one block at a time, so it is slower there (0.91 GB/s) than in its 1024-byte column
+// (1.1 GB/s), and the packets this compares are 1420 bytes.
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 
