@@ -26,10 +26,15 @@ export const S_XNONCE: u32 = 192;
 /** Poly1305 coefficients for the SIMD loop (r, r*5, r^2, r^2*5 as u64; 144 bytes). */
 export const S_POLYTAB: u32 = 208;
 /**
+ * The first quarter round of state columns 1-3, as chacha20_simd.ts computes it once per call
+ * (12 vectors): none of them holds the block counter, so every group starts from them.
+ */
+export const S_FIRST: u32 = 384;
+/**
  * Keystream buffer: 4-block groups, the whole keystream of a packet being opened, and the
  * HChaCha20 working state. Kept last so that the bytes in use are the end of the secret prefix.
  */
-export const S_KS: u32 = 384;
+export const S_KS: u32 = 576;
 /** Bytes of S_KS that keystream group 0 (Poly1305 key block + 3 blocks) fills; every call but a one-pass open stays within it. */
 export const KS_GROUP: u32 = 256;
 /** Largest sealed payload (bytes) whose keystream fits S_KS (one pass open); larger ones take two passes. */
@@ -41,8 +46,8 @@ export const KS_MAX_DATA: u32 = 4096;
  */
 export const S_POLY_B: u32 = S_KS + KS_GROUP;
 export const S_POLYTAB_B: u32 = S_POLY_B + 64;
-// S_POLYTAB + 144 = 352 <= S_KS. S_KS holds the poly key block + data keystream rounded up to
-// 4 blocks: 64 + 4096 + 192 = 4352 bytes; S_KS + 4352 = 4736 <= SCRATCH_BYTES.
+// S_POLYTAB + 144 = 352 <= S_FIRST; S_FIRST + 192 = S_KS. S_KS holds the poly key block + data keystream rounded up to
+// 4 blocks: 64 + 4096 + 192 = 4352 bytes; S_KS + 4352 = 4928 <= SCRATCH_BYTES.
 
 // Four packets side by side (quad.ts): an area after the largest keystream a one-packet call
 // writes, because a quad's lanes finish their tails with the one-packet code, which uses
@@ -69,7 +74,7 @@ export const X4_PT: u32 = S_X4 + 1216;
 export const X4_STATE2: u32 = S_X4 + 1792;
 /** Bytes of S_KS up to the end of the four-packet area: what a batch that used it wipes. */
 export const X4_KS_BYTES: u32 = 4352 + 2048;
-// S_KS + X4_KS_BYTES = 6784 <= SCRATCH_BYTES.
+// S_KS + X4_KS_BYTES = 6976 <= SCRATCH_BYTES.
 
 /** Descriptor layout of the batch API (src/descriptor.ts documents it). */
 export const DESC_SIZE: u32 = 24;
