@@ -29,14 +29,8 @@ import { sealBegin, sealEnd } from "./seal_chain";
 const QUAD_MIN: u32 = 64;
 /** Largest spread of data lengths in a quad: each packet's tail past the common blocks stays short. */
 const QUAD_SPREAD: u32 = 256;
-/**
- * Longest data length opened four-wide. Measured (2026-11-30, CPU time, best of 15-25
- * alternated runs): quads open 64 B 1.7x, 512 B 1.17x, 1024 B 1.07x as fast as one at a time,
- * but 1200 B and 1420 B 0.95x (one packet's 4-block groups waste nothing at those sizes, and
- * the first quad of a run has no decryption to hide its MAC behind). Sealing has no such
- * turn (1420 B: 1.00x), so it has no limit.
- */
-const QUAD_OPEN_MAX: u32 = 1024;
+/** Longest data length opened four-wide when one at a time would compute as many blocks: below it, per-packet costs decide. */
+const QUAD_OPEN_SHORT: u32 = 256;
 
 // True when [ptr, ptr+len) lies inside usable memory and outside [scratch, scratch+SCRATCH_BYTES).
 @inline function usable(ptr: u32, len: u32, memEnd: u64, scratch: u32): bool {
@@ -59,30 +53,31 @@ const QUAD_OPEN_MAX: u32 = 1024;
   return len <= 0xffffffef && usable(key, 32, memEnd, s) && usable(data, len + 16, memEnd, s) ? len + 16 : 0;
 }
 
-// True when sealing `len` bytes one packet at a time wastes no keystream: the Poly1305 key
-// block and ceil(len/64) data blocks fill its four-block groups exactly (1200-1216 B and
-// 1409-1472 B, where WireGuard's full-MTU packets are). There sealBatch's chain beats a quad
-// (2026-11-30, one core, alternated: 1.05x at 1200-1216 B, 1.03-1.04x at 1420-1424 B); at
-// other lengths the quad wins (0.93x at 1280 B, 0.95x at 1480 B for the chain).
+// Keystream blocks a packet of `len` data bytes needs (the Poly1305 key block and its data),
+// and (`whole`) what one packet at a time computes for it: whole groups of four.
 // @ts-ignore: decorator
-@inline function fillsGroups(len: u32): bool {
-  return ((len + 63) >>> 6) % 4 == 3;
+@inline function blocksOf(len: u32, whole: bool): u32 {
+  const b = 1 + ((len + 63) >>> 6);
+  return whole ? (b + 3) & ~3 : b;
 }
 
 // True when descriptors desc..desc+3 may go through quad.ts: all usable, data lengths within
 // [QUAD_MIN, min + QUAD_SPREAD), no packet overlapping another, a key or the descriptors, and
-// the quad faster than one at a time (open: QUAD_OPEN_MAX; seal: not every packet fillsGroups).
+// the quad faster than one at a time. A quad computes the blocks its packets need; one at a
+// time they would take whole groups of four, each block about 0.8 of a quad's per packet
+// (2026-11-30, one core: one at a time 1.05x at 1024 B, even at 768 B, 0.92x at 512 B, 0.8x
+// at 256 B). So a quad goes when one at a time would compute over a quarter more blocks, and,
+// for open, below QUAD_OPEN_SHORT (where one packet's MAC has little keystream to hide behind).
 function quadFits(desc: usize, memEnd: u64, s: u32, open: bool): bool {
-  // The common refusal first: a batch of long packets to open asks this at every packet.
-  if (open && load<u32>(desc, DESC_LENGTH) > QUAD_OPEN_MAX + 16) return false;
-  let lo: u32 = 0xffffffff, hi: u32 = 0, fill = !open;
+  let lo: u32 = 0xffffffff, hi: u32 = 0, need: u32 = 0, whole: u32 = 0;
   for (let i: usize = 0; i < 4; i++) {
     const e = extent(desc + i * DESC_SIZE, memEnd, s, open);
     if (e == 0) return false;
     lo = min<u32>(lo, e); hi = max<u32>(hi, e);
-    fill = fill && fillsGroups(e - 16);
+    need += blocksOf(e - 16, false); whole += blocksOf(e - 16, true);
   }
-  if (fill || lo < QUAD_MIN + 16 || hi - lo >= QUAD_SPREAD || (open && hi > QUAD_OPEN_MAX + 16)) return false;
+  if (lo < QUAD_MIN + 16 || hi - lo >= QUAD_SPREAD) return false;
+  if (4 * whole <= 5 * need && !(open && hi <= QUAD_OPEN_SHORT + 16)) return false;
   for (let i: usize = 0; i < 4; i++) {
     const di = desc + i * DESC_SIZE;
     const data = load<u32>(di, DESC_DATA), len = load<u32>(di, DESC_LENGTH) + (open ? 0 : 16);

@@ -61,23 +61,26 @@ export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p
     let x8 = v128.load(st, 128), x9 = v128.load(st, 144), x10 = v128.load(st, 160), x11 = v128.load(st, 176);
     const c12 = i32x4.splat(ctr);
     let x12 = c12, x13 = v128.load(st, 208), x14 = v128.load(st, 224), x15 = v128.load(st, 240);
-    for (let i = 0; i < 10; i++) {
-      x0 = i32x4.add(x0, x4); x1 = i32x4.add(x1, x5);
-      x2 = i32x4.add(x2, x6); x3 = i32x4.add(x3, x7);
-      x12 = rot16(x12, x0); x13 = rot16(x13, x1);
-      x14 = rot16(x14, x2); x15 = rot16(x15, x3);
-      x8 = i32x4.add(x8, x12); x9 = i32x4.add(x9, x13);
-      x10 = i32x4.add(x10, x14); x11 = i32x4.add(x11, x15);
-      x4 = rot(x4, x8, 12); x5 = rot(x5, x9, 12);
-      x6 = rot(x6, x10, 12); x7 = rot(x7, x11, 12);
-      x0 = i32x4.add(x0, x4); x1 = i32x4.add(x1, x5);
-      x2 = i32x4.add(x2, x6); x3 = i32x4.add(x3, x7);
-      x12 = rot8(x12, x0); x13 = rot8(x13, x1);
-      x14 = rot8(x14, x2); x15 = rot8(x15, x3);
-      x8 = i32x4.add(x8, x12); x9 = i32x4.add(x9, x13);
-      x10 = i32x4.add(x10, x14); x11 = i32x4.add(x11, x15);
-      x4 = rot(x4, x8, 7); x5 = rot(x5, x9, 7);
-      x6 = rot(x6, x10, 7); x7 = rot(x7, x11, 7);
+    // The rounds in chacha20_simd.ts's order: a column round, then nine times a diagonal
+    // round, the MAC steps and the next column round, then the last diagonal round
+    // (measured 1.03-1.05x the loop of whole double rounds at 512-1280 bytes, 1.12x at 64).
+    x0 = i32x4.add(x0, x4); x1 = i32x4.add(x1, x5);
+    x2 = i32x4.add(x2, x6); x3 = i32x4.add(x3, x7);
+    x12 = rot16(x12, x0); x13 = rot16(x13, x1);
+    x14 = rot16(x14, x2); x15 = rot16(x15, x3);
+    x8 = i32x4.add(x8, x12); x9 = i32x4.add(x9, x13);
+    x10 = i32x4.add(x10, x14); x11 = i32x4.add(x11, x15);
+    x4 = rot(x4, x8, 12); x5 = rot(x5, x9, 12);
+    x6 = rot(x6, x10, 12); x7 = rot(x7, x11, 12);
+    x0 = i32x4.add(x0, x4); x1 = i32x4.add(x1, x5);
+    x2 = i32x4.add(x2, x6); x3 = i32x4.add(x3, x7);
+    x12 = rot8(x12, x0); x13 = rot8(x13, x1);
+    x14 = rot8(x14, x2); x15 = rot8(x15, x3);
+    x8 = i32x4.add(x8, x12); x9 = i32x4.add(x9, x13);
+    x10 = i32x4.add(x10, x14); x11 = i32x4.add(x11, x15);
+    x4 = rot(x4, x8, 7); x5 = rot(x5, x9, 7);
+    x6 = rot(x6, x10, 7); x7 = rot(x7, x11, 7);
+    for (let i = 0; i < 9; i++) {
       x0 = i32x4.add(x0, x5); x1 = i32x4.add(x1, x6);
       x2 = i32x4.add(x2, x7); x3 = i32x4.add(x3, x4);
       x15 = rot16(x15, x0); x12 = rot16(x12, x1);
@@ -105,7 +108,39 @@ export function chachaX4(st: usize, ctr: u32, p0: usize, p1: usize, p2: usize, p
           polyBlockAt(ps + 64, pt + 144, m1 + q);
         }
       }
+      x0 = i32x4.add(x0, x4); x1 = i32x4.add(x1, x5);
+      x2 = i32x4.add(x2, x6); x3 = i32x4.add(x3, x7);
+      x12 = rot16(x12, x0); x13 = rot16(x13, x1);
+      x14 = rot16(x14, x2); x15 = rot16(x15, x3);
+      x8 = i32x4.add(x8, x12); x9 = i32x4.add(x9, x13);
+      x10 = i32x4.add(x10, x14); x11 = i32x4.add(x11, x15);
+      x4 = rot(x4, x8, 12); x5 = rot(x5, x9, 12);
+      x6 = rot(x6, x10, 12); x7 = rot(x7, x11, 12);
+      x0 = i32x4.add(x0, x4); x1 = i32x4.add(x1, x5);
+      x2 = i32x4.add(x2, x6); x3 = i32x4.add(x3, x7);
+      x12 = rot8(x12, x0); x13 = rot8(x13, x1);
+      x14 = rot8(x14, x2); x15 = rot8(x15, x3);
+      x8 = i32x4.add(x8, x12); x9 = i32x4.add(x9, x13);
+      x10 = i32x4.add(x10, x14); x11 = i32x4.add(x11, x15);
+      x4 = rot(x4, x8, 7); x5 = rot(x5, x9, 7);
+      x6 = rot(x6, x10, 7); x7 = rot(x7, x11, 7);
     }
+    x0 = i32x4.add(x0, x5); x1 = i32x4.add(x1, x6);
+    x2 = i32x4.add(x2, x7); x3 = i32x4.add(x3, x4);
+    x15 = rot16(x15, x0); x12 = rot16(x12, x1);
+    x13 = rot16(x13, x2); x14 = rot16(x14, x3);
+    x10 = i32x4.add(x10, x15); x11 = i32x4.add(x11, x12);
+    x8 = i32x4.add(x8, x13); x9 = i32x4.add(x9, x14);
+    x5 = rot(x5, x10, 12); x6 = rot(x6, x11, 12);
+    x7 = rot(x7, x8, 12); x4 = rot(x4, x9, 12);
+    x0 = i32x4.add(x0, x5); x1 = i32x4.add(x1, x6);
+    x2 = i32x4.add(x2, x7); x3 = i32x4.add(x3, x4);
+    x15 = rot8(x15, x0); x12 = rot8(x12, x1);
+    x13 = rot8(x13, x2); x14 = rot8(x14, x3);
+    x10 = i32x4.add(x10, x15); x11 = i32x4.add(x11, x12);
+    x8 = i32x4.add(x8, x13); x9 = i32x4.add(x9, x14);
+    x5 = rot(x5, x10, 7); x6 = rot(x6, x11, 7);
+    x7 = rot(x7, x8, 7); x4 = rot(x4, x9, 7);
     x0 = i32x4.add(x0, v128.load(st, 0)); x1 = i32x4.add(x1, v128.load(st, 16));
     x2 = i32x4.add(x2, v128.load(st, 32)); x3 = i32x4.add(x3, v128.load(st, 48));
     xorRows(p0, p1, p2, p3, 0, x0, x1, x2, x3);
